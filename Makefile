@@ -1,0 +1,63 @@
+# Developer entry points. Every target bootstraps what it needs from nothing but python3.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CHECKOV_VENV := .venv-checkov
+TF_DIRS := $(sort $(dir $(wildcard modules/*/versions.tf environments/*/versions.tf)))
+
+.PHONY: help test lint typecheck pytest checkov validate bench demo schema fmt clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# checkov pins an older boto3 than the project, so it lives in a virtualenv of its own.
+$(CHECKOV_VENV)/.installed: tools/checkov-requirements.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/checkov-requirements.txt
+	touch $@
+
+test: lint pytest checkov ## everything CI runs: lint, types, pytest (Python and Terraform checks), checkov
+
+lint: $(BIN)/.installed ## ruff (style, imports, bugbear) and mypy on lambda_src
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+typecheck: lint
+
+pytest: $(BIN)/.installed ## the pytest suite
+	$(BIN)/pytest -q
+
+checkov: $(CHECKOV_VENV)/.installed ## checkov over every module and environment
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
+
+validate: $(BIN)/.installed ## offline Terraform checks, plus fmt/validate where terraform is installed
+	$(BIN)/pytest -q tests/terraform
+	@if command -v terraform >/dev/null 2>&1; then \
+	  terraform fmt -check -recursive -diff . ; \
+	  tools/terraform-validate.sh $(TF_DIRS); \
+	else echo "terraform not installed: skipped terraform fmt -check and terraform validate"; fi
+
+bench: $(BIN)/.installed ## accounting overshoot, API calls per request, cold import, zip size
+	$(BIN)/python tools/bench.py
+
+schema: $(BIN)/.installed ## regenerate the committed provider-schema subset from cdktn-provider-aws
+	$(BIN)/python tools/gen_provider_schema.py
+
+fmt: $(BIN)/.installed ## format Python (and Terraform where installed)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	@if command -v terraform >/dev/null 2>&1; then terraform fmt -recursive .; fi
+
+clean: ## remove virtualenvs and caches
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache build modules/*/builds

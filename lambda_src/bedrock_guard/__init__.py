@@ -1,0 +1,3 @@
+"""bedrock-cost-guard: keep Amazon Bedrock spending inside budgets."""
+
+__version__ = "0.1.0"

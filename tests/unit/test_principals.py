@@ -1,0 +1,103 @@
+"""ARN parsing and the canonical form every table item and metric is keyed by."""
+
+from __future__ import annotations
+
+import pytest
+
+from bedrock_guard.principals import (
+    PrincipalError,
+    Refusal,
+    caller_identity,
+    canonical_arn,
+    parse_principal,
+)
+
+ACCOUNT = "123456789012"
+
+
+@pytest.mark.parametrize(
+    ("arn", "canonical", "with_path"),
+    [
+        (f"arn:aws:iam::{ACCOUNT}:user/alice", f"arn:aws:iam::{ACCOUNT}:user/alice", None),
+        (
+            f"arn:aws:iam::{ACCOUNT}:user/eng/alice",
+            f"arn:aws:iam::{ACCOUNT}:user/alice",
+            f"arn:aws:iam::{ACCOUNT}:user/eng/alice",
+        ),
+        (f"arn:aws:iam::{ACCOUNT}:role/Dev", f"arn:aws:iam::{ACCOUNT}:role/Dev", None),
+        (
+            f"arn:aws:iam::{ACCOUNT}:role/team/a/Dev",
+            f"arn:aws:iam::{ACCOUNT}:role/Dev",
+            f"arn:aws:iam::{ACCOUNT}:role/team/a/Dev",
+        ),
+        (
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/Dev/alice@example.com",
+            f"arn:aws:iam::{ACCOUNT}:role/Dev",
+            f"arn:aws:iam::{ACCOUNT}:role/Dev",
+        ),
+        (
+            f"arn:aws-us-gov:iam::{ACCOUNT}:role/Dev",
+            f"arn:aws-us-gov:iam::{ACCOUNT}:role/Dev",
+            None,
+        ),
+        (f"arn:aws-cn:iam::{ACCOUNT}:user/bob", f"arn:aws-cn:iam::{ACCOUNT}:user/bob", None),
+        (
+            f"  arn:aws:iam::{ACCOUNT}:role/service-role/Runner  ",
+            f"arn:aws:iam::{ACCOUNT}:role/Runner",
+            f"arn:aws:iam::{ACCOUNT}:role/service-role/Runner",
+        ),
+    ],
+)
+def test_canonical_form(arn: str, canonical: str, with_path: str | None) -> None:
+    principal = parse_principal(arn)
+    assert principal.canonical == canonical
+    assert canonical_arn(arn) == canonical
+    assert principal.arn == (with_path or canonical)
+
+
+@pytest.mark.parametrize(
+    ("arn", "reason"),
+    [
+        (f"arn:aws:iam::{ACCOUNT}:root", Refusal.ROOT),
+        (f"arn:aws:iam::{ACCOUNT}:group/admins", Refusal.GROUP),
+        (f"arn:aws:sts::{ACCOUNT}:federated-user/carol", Refusal.FEDERATED_USER),
+        (
+            f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/bedrock.amazonaws.com/"
+            "AWSServiceRoleForAmazonBedrock",
+            Refusal.SERVICE_LINKED_ROLE,
+        ),
+        (
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSServiceRoleForSupport/session",
+            Refusal.SERVICE_LINKED_ROLE,
+        ),
+        (
+            f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_1",
+            Refusal.RESERVED_ROLE,
+        ),
+        ("arn:aws:iam::12345:user/short-account", Refusal.MALFORMED),
+        (f"arn:aws:s3:::{ACCOUNT}-bucket", Refusal.MALFORMED),
+        (f"arn:aws:iam::{ACCOUNT}:user/", Refusal.MALFORMED),
+        (f"arn:aws:iam::{ACCOUNT}:user/has space", Refusal.MALFORMED),
+        (f"arn:aws:sts::{ACCOUNT}:assumed-role/Dev", Refusal.MALFORMED),
+        ("", Refusal.MALFORMED),
+        (None, Refusal.MALFORMED),
+        (42, Refusal.MALFORMED),
+        ("*", Refusal.MALFORMED),
+    ],
+)
+def test_refusals_say_why(arn: object, reason: Refusal) -> None:
+    with pytest.raises(PrincipalError) as raised:
+        parse_principal(arn)
+    assert raised.value.reason is reason
+
+
+def test_caller_identity_comes_from_the_request_context_only() -> None:
+    session = f"arn:aws:sts::{ACCOUNT}:assumed-role/Dev/alice"
+    assert caller_identity(session, "key123") == f"arn:aws:iam::{ACCOUNT}:role/Dev"
+    assert caller_identity(None, "key123") == "apikey:key123"
+    assert caller_identity("", "key123") == "apikey:key123"
+    assert caller_identity(None, None) is None
+    assert caller_identity(None, "not a key id!") is None
+    assert caller_identity("not-an-arn", "key123") is None
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    assert caller_identity(root, None) == root
