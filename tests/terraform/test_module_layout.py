@@ -23,7 +23,7 @@ def readme_table_names(readme: str, heading: str) -> set[str]:
 
 
 def test_only_known_modules_exist() -> None:
-    found = {path.name for path in (REPO / "modules").iterdir() if path.is_dir()}
+    found = {path.name for path in (REPO / "modules").glob("*") if path.is_dir()}
     assert found <= set(MODULE_NAMES)
 
 

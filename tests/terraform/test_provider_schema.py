@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.terraform.schema_check import check_block, load_schema
+from tests.terraform.schema_check import Schema, check_block, load_schema
 from tests.terraform.tfload import REPO, load_module, module_dirs, resource_references
 
 SCHEMA = load_schema()
@@ -62,7 +62,29 @@ def test_attribute_references_exist() -> None:
     assert problems == []
 
 
-# The checker itself must be able to fail.
+# The checker itself must be able to fail: a hand-written excerpt of aws_lambda_function.
+EXCERPT = Schema(
+    provider="hashicorp/aws 6.69.1",
+    types={
+        "aws_lambda_function": {
+            "arguments": {
+                "function_name": {"required": True},
+                "role": {"required": True},
+                "environment": {"required": False, "block": {"variables": {"required": False}}},
+                "vpc_config": {
+                    "required": False,
+                    "block": {
+                        "security_group_ids": {"required": True},
+                        "subnet_ids": {"required": True},
+                    },
+                },
+            },
+            "attributes": ["arn", "function_name", "role"],
+        }
+    },
+)
+
+
 def test_checker_reports_unknown_missing_and_nested_problems() -> None:
     given = {
         "function_nam": "typo",
@@ -71,7 +93,7 @@ def test_checker_reports_unknown_missing_and_nested_problems() -> None:
         "environment": [{"variables": {}, "colour": "red", "__is_block__": True}],
         "count": 1,
     }
-    problems = check_block("t", "aws_lambda_function", given, SCHEMA)
+    problems = check_block("t", "aws_lambda_function", given, EXCERPT)
     assert "t: unknown argument 'function_nam'" in problems
     assert "t: missing required argument 'function_name'" in problems
     assert "t.vpc_config: missing required argument 'security_group_ids'" in problems
@@ -94,6 +116,6 @@ def test_checker_follows_dynamic_blocks_and_unknown_types() -> None:
             }
         ],
     }
-    problems = check_block("t", "aws_lambda_function", given, SCHEMA)
+    problems = check_block("t", "aws_lambda_function", given, EXCERPT)
     assert problems == ["t.vpc_config: missing required argument 'security_group_ids'"]
-    assert "make schema" in check_block("t", "aws_not_a_type", {}, SCHEMA)[0]
+    assert "make schema" in check_block("t", "aws_not_a_type", {}, EXCERPT)[0]
