@@ -11,7 +11,7 @@ terraform {
     }
     archive = {
       source  = "hashicorp/archive"
-      version = "~> 2.4"
+      version = "~> 2.5" # 2.5 added glob patterns to archive_file excludes
     }
   }
 }

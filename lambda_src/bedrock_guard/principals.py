@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NoReturn
 
 _PARTITION = r"aws(?:-[a-z]+(?:-[a-z]+)*)?"
 _ACCOUNT = r"\d{12}"
@@ -33,6 +34,7 @@ API_KEY_PREFIX = "apikey:"
 SERVICE_LINKED_PATH = "/aws-service-role/"
 RESERVED_PATH = "/aws-reserved/"
 SERVICE_LINKED_NAME_PREFIX = "AWSServiceRoleFor"
+RESERVED_NAME_PREFIX = "AWSReservedSSO_"  # IAM Identity Center permission-set roles
 
 
 class Refusal(StrEnum):
@@ -79,8 +81,13 @@ class Principal:
         return f"arn:{self.partition}:iam::{self.account}:{self.kind}{self.path or '/'}{self.name}"
 
 
-def parse_principal(value: object) -> Principal:
-    """Parse a user, role or assumed-role session ARN; refuse anything else, saying why."""
+def parse_principal(value: object, *, lockable: bool = True) -> Principal:
+    """Parse a user, role or assumed-role session ARN; refuse anything else, saying why.
+
+    With ``lockable`` (the default) roles that AWS manages, which IAM will not let anyone
+    attach a policy to (service-linked and ``/aws-reserved/`` roles), are refused too; without
+    it they parse, since their sessions are still callers with a budget.
+    """
     if not isinstance(value, str):
         raise PrincipalError(Refusal.MALFORMED, f"principal must be a string, got {value!r}")
     text = value.strip()
@@ -89,12 +96,16 @@ def parse_principal(value: object) -> Principal:
         if kind == "group":
             raise PrincipalError(Refusal.GROUP, f"{text} is a group, not a user or role")
         principal = Principal(match["partition"], match["account"], kind, name, path)
-        _refuse_aws_managed(principal, text)
-        return principal
-    if match := _SESSION_RE.match(text):
+    elif match := _SESSION_RE.match(text):
         principal = Principal(match["partition"], match["account"], "role", match["name"], None)
+    else:
+        _refuse_other(text)
+    if lockable:
         _refuse_aws_managed(principal, text)
-        return principal
+    return principal
+
+
+def _refuse_other(text: str) -> NoReturn:
     if _ROOT_RE.match(text):
         raise PrincipalError(Refusal.ROOT, f"{text} is the account root")
     if _FEDERATED_RE.match(text):
@@ -110,7 +121,7 @@ def _refuse_aws_managed(principal: Principal, text: str) -> None:
         SERVICE_LINKED_NAME_PREFIX
     ):
         raise PrincipalError(Refusal.SERVICE_LINKED_ROLE, f"{text} is a service-linked role")
-    if path.startswith(RESERVED_PATH):
+    if path.startswith(RESERVED_PATH) or principal.name.startswith(RESERVED_NAME_PREFIX):
         raise PrincipalError(Refusal.RESERVED_ROLE, f"{text} is managed by AWS (aws-reserved)")
 
 
@@ -123,7 +134,7 @@ def caller_identity(user_arn: str | None, api_key_id: str | None) -> str | None:
     """
     if user_arn:
         try:
-            return parse_principal(user_arn).canonical
+            return canonical_arn(user_arn)
         except PrincipalError as error:
             if error.reason is Refusal.MALFORMED:
                 return None
@@ -134,5 +145,9 @@ def caller_identity(user_arn: str | None, api_key_id: str | None) -> str | None:
 
 
 def canonical_arn(value: str) -> str:
-    """Canonical form of a user, role or session ARN (raises :class:`PrincipalError`)."""
-    return parse_principal(value).canonical
+    """Canonical form of a user, role or session ARN (raises :class:`PrincipalError`).
+
+    AWS-managed roles have a canonical form too (their sessions call Bedrock like any other);
+    whether a principal can be locked is :func:`parse_principal`'s question.
+    """
+    return parse_principal(value, lockable=False).canonical

@@ -19,7 +19,7 @@ def readme_table_names(readme: str, heading: str) -> set[str]:
     section = re.search(rf"^##+ {heading}\s*$(.*?)(?=^##+ |\Z)", readme, re.M | re.S | re.I)
     if not section:
         return set()
-    return set(re.findall(r"^\|\s*`?([a-z0-9_]+)`?\s*\|", section[1], re.M)) - {"name"}
+    return set(re.findall(r"^\|\s*`([a-z0-9_]+)`\s*\|", section[1], re.M))
 
 
 def test_only_known_modules_exist() -> None:
@@ -59,8 +59,9 @@ def test_readme_tables_match_the_code(module: TfModule) -> None:
 
 def test_readme_table_reader_can_fail() -> None:
     readme = (
-        "# x\n## Inputs\n| Name | Description |\n|---|---|\n| `a` | x |\n## Outputs\n| `b` | y |\n"
+        "# x\n## Inputs\n| Name | Description |\n|---|---|\n| `name` | x |\n| `a` | x |\n"
+        "## Outputs\n| `b` | y |\n"
     )
-    assert readme_table_names(readme, "Inputs") == {"a"}
+    assert readme_table_names(readme, "Inputs") == {"name", "a"}
     assert readme_table_names(readme, "Outputs") == {"b"}
     assert readme_table_names(readme, "Nothing") == set()

@@ -74,6 +74,10 @@ def test_canonical_form(arn: str, canonical: str, with_path: str | None) -> None
             f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_1",
             Refusal.RESERVED_ROLE,
         ),
+        (
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_Admin_0123abcd/alice",
+            Refusal.RESERVED_ROLE,
+        ),
         ("arn:aws:iam::12345:user/short-account", Refusal.MALFORMED),
         (f"arn:aws:s3:::{ACCOUNT}-bucket", Refusal.MALFORMED),
         (f"arn:aws:iam::{ACCOUNT}:user/", Refusal.MALFORMED),
@@ -101,3 +105,15 @@ def test_caller_identity_comes_from_the_request_context_only() -> None:
     assert caller_identity("not-an-arn", "key123") is None
     root = f"arn:aws:iam::{ACCOUNT}:root"
     assert caller_identity(root, None) == root
+
+
+def test_aws_managed_roles_have_a_canonical_form_but_cannot_be_locked() -> None:
+    sso = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Dev_1a2b"
+    session = f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_Dev_1a2b/alice@example.com"
+    expected = f"arn:aws:iam::{ACCOUNT}:role/AWSReservedSSO_Dev_1a2b"
+    assert canonical_arn(sso) == canonical_arn(session) == expected
+    assert caller_identity(session, None) == expected
+    for arn in (sso, session):
+        with pytest.raises(PrincipalError) as raised:
+            parse_principal(arn)
+        assert raised.value.reason is Refusal.RESERVED_ROLE
