@@ -1,0 +1,84 @@
+output "sns_topic_arn" {
+  description = "ARN of the topic CloudWatch alarms should notify (alarm_actions, and ok_actions for release on OK)."
+  value       = aws_sns_topic.this.arn
+}
+
+output "sns_topic_name" {
+  description = "Name of the alarm topic."
+  value       = aws_sns_topic.this.name
+}
+
+output "deny_policy_arn" {
+  description = "ARN of the managed policy that denies Bedrock inference. The enforcer attaches it; an AWS Budgets APPLY_IAM_POLICY action can point at it too, but then an enforcer release may detach the budget's lock (see deny_policy_json)."
+  value       = aws_iam_policy.deny.arn
+}
+
+output "deny_policy_name" {
+  description = "Name of the deny policy."
+  value       = aws_iam_policy.deny.name
+}
+
+output "deny_policy_id" {
+  description = "Stable policy id of the deny policy (IAM's PolicyId)."
+  value       = aws_iam_policy.deny.policy_id
+}
+
+output "deny_policy_json" {
+  description = "The deny policy document, for a caller that wants its own copy (for example a Budgets action whose attachments the enforcer must never detach)."
+  value       = data.aws_iam_policy_document.deny.json
+}
+
+output "function_name" {
+  description = "Name of the enforcer function."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the enforcer function."
+  value       = aws_lambda_function.this.arn
+}
+
+output "role_arn" {
+  description = "ARN of the enforcer's role."
+  value       = aws_iam_role.this.arn
+}
+
+output "role_name" {
+  description = "Name of the enforcer's role."
+  value       = aws_iam_role.this.name
+}
+
+output "log_group_name" {
+  description = "Log group of the enforcer function."
+  value       = aws_cloudwatch_log_group.this.name
+}
+
+output "dlq_arn" {
+  description = "ARN of the dead-letter queue holding alarm events the enforcer could not handle."
+  value       = aws_sqs_queue.dlq.arn
+}
+
+output "dlq_url" {
+  description = "URL of the dead-letter queue."
+  value       = aws_sqs_queue.dlq.id
+}
+
+output "ledger_table_name" {
+  description = "Name of the lock ledger table (the given one, or the one the module created)."
+  value       = local.ledger_table_name
+}
+
+output "ledger_table_arn" {
+  description = "ARN of the lock ledger table."
+  value       = local.ledger_table_arn
+}
+
+output "kms_key_arn" {
+  description = "ARN of the KMS key encrypting the topic, queue, logs, environment and created ledger."
+  value       = local.kms_key_arn
+}
+
+output "kms_key_policy_json" {
+  description = "Key policy the module gives its own key; a key passed as kms_key_arn needs the same service statements."
+  value       = data.aws_iam_policy_document.kms.json
+}
