@@ -18,7 +18,7 @@ data "archive_file" "this" {
 
 resource "aws_cloudwatch_log_group" "this" {
   name              = local.log_group_name
-  retention_in_days = var.log_retention_in_days
+  retention_in_days = var.log_retention_days
   kms_key_id        = local.log_group_kms_key_arn
   tags              = var.tags
 }

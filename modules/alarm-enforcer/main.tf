@@ -51,8 +51,13 @@ locals {
 
   # IAM matches a resource ARN with its path, while operators usually write path-less ARNs:
   # a path-less user/role ARN is protected under any path too (names are unique per account).
+  # A session ARN (such as the caller running Terraform) protects its role.
+  protected_principal_arns = [
+    for arn in var.protected_principals :
+    replace(arn, "/^arn:([^:]+):sts::([^:]+):assumed-role/([^/]+)/.*$/", "arn:$1:iam::$2:role/$3")
+  ]
   protected_iam_arns = distinct(flatten([
-    for arn in var.protected_principals : (
+    for arn in local.protected_principal_arns : (
       can(regex("^arn:[^:]+:iam::[^:]+:(user|role)/[^/]+$", arn))
       ? [arn, replace(arn, "/^(arn:[^:]+:iam::[^:]+:(?:user|role))/([^/]+)$/", "$1/*/$2")]
       : can(regex("^arn:[^:]+:iam::[^:]+:(user|role)/", arn)) ? [arn] : []

@@ -82,3 +82,8 @@ output "kms_key_policy_json" {
   description = "Key policy the module gives its own key; a key passed as kms_key_arn needs the same service statements."
   value       = data.aws_iam_policy_document.kms.json
 }
+
+output "principal_tag_key" {
+  description = "Alarm tag key whose value lists the principals to lock (comma-separated ARNs), for alarms without a principal dimension: pass it to aip-tenant."
+  value       = var.principal_tag_key
+}

@@ -1,0 +1,126 @@
+# The four layers and the enforcer, wired to each other. This file is the same in every
+# environment (a test keeps environments/*/main.tf identical); what differs between them lives
+# in variables.tf defaults and the tfvars.
+#
+#   usage_plan (API keys, quotas) -> token_gate (token and dollar budgets) -> Bedrock
+#   aip_tenant profiles           -> token_gate model aliases
+#   token_gate caller alarms, aip_tenant token alarms -> alarm_enforcer topic -> deny policy
+#   budget (Bedrock spend)        -> optional budget action applying the same deny policy
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  name = "bedrock-guard-${var.environment}"
+
+  # Every alarm that may lock someone starts with this prefix: the enforcer's topic and key
+  # accept alarms of this account whose names start with it, and nothing else.
+  alarm_name_prefix = "${local.name}-"
+
+  # The principal running Terraform must never lock itself out of the next apply.
+  protected_principals = distinct(concat(var.protected_principals, [data.aws_caller_identity.current.arn]))
+}
+
+module "token_gate" {
+  source = "../../modules/token-gate"
+
+  name                      = "${local.name}-gate"
+  table_deletion_protection = var.table_deletion_protection
+  default_tier              = var.default_tier
+  callers                   = var.callers
+
+  # API-key users of the usage plan, registered under the key ids the plan creates.
+  api_key_callers = {
+    for user, spec in var.api_key_users : user => {
+      api_key_id  = module.usage_plan.api_key_ids[user]
+      tier        = spec.tier
+      tenant      = spec.tenant
+      cost_center = spec.cost_center
+      application = spec.application
+      environment = var.environment
+      alarms      = spec.alarms
+    }
+  }
+
+  # Plain model ids from the tfvars, plus one alias per tenant profile.
+  model_aliases = merge(var.model_aliases, module.aip_tenant.model_aliases)
+
+  caller_alarms = {
+    enabled            = var.caller_alarms_enabled
+    thresholds_percent = var.caller_alarm_thresholds_percent
+    sns_topic_arn      = module.alarm_enforcer.sns_topic_arn
+  }
+
+  log_retention_days             = var.log_retention_days
+  reserved_concurrent_executions = var.gate_reserved_concurrency
+  permissions_boundary           = var.permissions_boundary
+}
+
+module "usage_plan" {
+  source = "../../modules/usage-plan"
+
+  name                           = "${local.name}-api"
+  function_invoke_arn            = module.token_gate.invoke_arn
+  function_name                  = module.token_gate.function_name
+  iam_authorization              = var.iam_authorization
+  api_keys                       = { for user, spec in var.api_key_users : user => { tier = spec.tier } }
+  log_retention_days             = var.log_retention_days
+  manage_account_cloudwatch_role = var.manage_api_gateway_account_role
+  permissions_boundary           = var.permissions_boundary
+}
+
+module "aip_tenant" {
+  source = "../../modules/aip-tenant"
+
+  name              = "${local.name}-tenants"
+  tenants           = var.tenants
+  alarm_topic_arn   = module.alarm_enforcer.sns_topic_arn
+  alarm_name_prefix = local.alarm_name_prefix
+  principal_tag_key = module.alarm_enforcer.principal_tag_key
+
+  budget_settings = {
+    subscriber_email_addresses = var.budget_emails
+  }
+
+  invocation_logging = {
+    enabled           = var.invocation_logging_enabled
+    retention_in_days = var.log_retention_days
+  }
+
+  activate_cost_allocation_tags = var.activate_cost_allocation_tags
+  permissions_boundary          = var.permissions_boundary
+}
+
+module "alarm_enforcer" {
+  source = "../../modules/alarm-enforcer"
+
+  name                 = "${local.name}-enforcer"
+  ledger_table_name    = module.token_gate.table_name
+  alarm_name_prefix    = local.alarm_name_prefix
+  protected_principals = local.protected_principals
+  release_on_ok        = var.release_on_ok
+  dry_run              = var.enforcer_dry_run
+  operator_emails      = var.operator_emails
+  log_retention_days   = var.log_retention_days
+  permissions_boundary = var.permissions_boundary
+}
+
+module "budget" {
+  source = "../../modules/budget"
+
+  name                       = "${local.name}-spend"
+  service_budget_limit_usd   = var.monthly_budget_usd
+  subscriber_email_addresses = var.budget_emails
+
+  # The native second channel: at the threshold AWS Budgets itself attaches the enforcer's deny
+  # policy to the listed principals. Only an operator releases what it attached.
+  budget_action = var.budget_action == null ? null : {
+    policy_arn     = module.alarm_enforcer.deny_policy_arn
+    users          = var.budget_action.users
+    roles          = var.budget_action.roles
+    groups         = var.budget_action.groups
+    threshold      = var.budget_action.threshold_percent
+    approval_model = var.budget_action.approval_model
+  }
+
+  permissions_boundary = var.permissions_boundary
+}
