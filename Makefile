@@ -48,6 +48,9 @@ validate: $(BIN)/.installed ## offline Terraform checks, plus fmt/validate where
 	  tools/terraform-validate.sh $(TF_DIRS); \
 	else echo "terraform not installed: skipped terraform fmt -check and terraform validate"; fi
 
+demo: $(BIN)/.installed ## the whole control loop on local stand-ins of AWS and Bedrock
+	$(BIN)/python -m bedrock_guard.demo
+
 bench: $(BIN)/.installed ## accounting overshoot, API calls per request, cold import, zip size
 	$(BIN)/python tools/bench.py
 

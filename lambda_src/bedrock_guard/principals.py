@@ -46,6 +46,7 @@ class Refusal(StrEnum):
     SERVICE_LINKED_ROLE = "service_linked_role"
     RESERVED_ROLE = "reserved_role"
     FEDERATED_USER = "federated_user"
+    API_KEY = "api_key"
     OTHER_ACCOUNT = "other_account"
     PROTECTED = "protected"
     NOT_FOUND = "not_found"
@@ -110,6 +111,11 @@ def _refuse_other(text: str) -> NoReturn:
         raise PrincipalError(Refusal.ROOT, f"{text} is the account root")
     if _FEDERATED_RE.match(text):
         raise PrincipalError(Refusal.FEDERATED_USER, f"{text} is a federated user session")
+    if text.startswith(API_KEY_PREFIX):
+        raise PrincipalError(
+            Refusal.API_KEY,
+            f"{text[:200]} is an API-key caller, which IAM cannot lock: disable its key instead",
+        )
     raise PrincipalError(Refusal.MALFORMED, f"{text[:200]!r} is not a user, role or session ARN")
 
 

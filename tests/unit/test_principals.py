@@ -78,6 +78,7 @@ def test_canonical_form(arn: str, canonical: str, with_path: str | None) -> None
             f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_Admin_0123abcd/alice",
             Refusal.RESERVED_ROLE,
         ),
+        ("apikey:a1b2c3d4e5", Refusal.API_KEY),
         ("arn:aws:iam::12345:user/short-account", Refusal.MALFORMED),
         (f"arn:aws:s3:::{ACCOUNT}-bucket", Refusal.MALFORMED),
         (f"arn:aws:iam::{ACCOUNT}:user/", Refusal.MALFORMED),

@@ -1,0 +1,488 @@
+"""One token gate request from identity to answer: validate, reserve, call Bedrock, settle.
+
+The order is what makes refusals free and accounting exact: everything that can be decided
+without AWS (identity, body, model, price, a worst case larger than a whole limit) is decided
+first; then one transaction reserves the worst case; only a granted reservation reaches
+Bedrock; afterwards the reservation is settled to the real usage, released on a Bedrock error,
+or kept when Bedrock may have billed a call whose answer was lost.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from aws_lambda_powertools import Logger
+
+from bedrock_guard.accounting import (
+    Charge,
+    Counters,
+    Limits,
+    Period,
+    caps,
+    exceeds_alone,
+    input_token_bound,
+    iso_utc,
+    period_of,
+    refusing_window,
+    remaining,
+    seconds_until,
+    used_percent,
+    worst_case,
+)
+from bedrock_guard.bedrock_client import BedrockFailure, ConverseResult, converse
+from bedrock_guard.gate_config import GateConfig
+from bedrock_guard.gate_metrics import RequestFacts, dimensions_for
+from bedrock_guard.gate_request import GateRequest, RequestError, parse_request
+from bedrock_guard.pricing import Price
+from bedrock_guard.responses import GateError, json_response
+from bedrock_guard.usage_store import (
+    Conflict,
+    Locked,
+    OverBudget,
+    Profile,
+    RegistryChanged,
+    Reservation,
+    Reserved,
+    StoreError,
+    UsageStore,
+)
+
+logger = Logger(child=True)
+
+MAX_RESERVE_ATTEMPTS: Final = 6
+BACKOFF_BASE_SECONDS: Final = 0.02
+BACKOFF_CAP_SECONDS: Final = 0.5
+BUSY_RETRY_AFTER_SECONDS: Final = 1
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class GateRuntime:
+    """What a container keeps between requests: configuration, clients, registry cache.
+
+    ``clock``, ``sleep`` and ``jitter`` are here so that tests can pin time and backoff.
+    """
+
+    config: GateConfig
+    store: UsageStore
+    bedrock: Any
+    clock: Callable[[], datetime] = _utc_now
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[], float] = field(default=random.random)
+
+
+@dataclass(frozen=True, slots=True)
+class GateCall:
+    """The parts of an API Gateway event the gate uses; identity comes from requestContext."""
+
+    principal: str | None
+    body: str | None
+    is_base64: bool
+    request_id: str
+
+
+def backoff_seconds(attempt: int, jitter: float) -> float:
+    """Full-jitter exponential backoff before reservation attempt ``attempt + 1``."""
+    return jitter * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0**attempt)
+
+
+def serve(runtime: GateRuntime, call: GateCall, facts: RequestFacts) -> dict[str, Any]:
+    """Answer one request as an API Gateway proxy response; ``facts`` collects its metrics."""
+    try:
+        return _serve(runtime, call, facts)
+    except GateError as error:
+        return error.response()
+
+
+def _serve(runtime: GateRuntime, call: GateCall, facts: RequestFacts) -> dict[str, Any]:
+    config = runtime.config
+    if call.principal is None:
+        raise GateError(
+            403,
+            "NoIdentity",
+            "the request carries no IAM caller or API key; call the API with SigV4 or an API key",
+        )
+    principal = call.principal
+    facts.principal = principal
+    try:
+        request = parse_request(call.body, call.is_base64, config.rules)
+    except RequestError as error:
+        raise GateError(400, "InvalidRequest", str(error)) from error
+
+    route = config.models.get(request.model)
+    if route is None:
+        allowed = ", ".join(sorted(config.models))
+        raise GateError(
+            400,
+            "InvalidRequest",
+            f"model: {request.model!r} is not an allowed model alias; allowed: {allowed}",
+        )
+    price = config.prices.lookup(route.pricing_model)
+    if price is None:
+        logger.error(
+            "model has no price", extra={"alias": route.alias, "pricing": route.pricing_model}
+        )
+        raise GateError(
+            403,
+            "ModelNotPriced",
+            f"model {route.alias!r} has no price configured, and the gate never serves a model "
+            "it cannot charge; ask the operator to add it to PRICING_JSON",
+        )
+
+    period = period_of(runtime.clock())
+    input_bound = input_token_bound(request.message_texts(), request.system_texts())
+    worst = worst_case(input_bound, request.max_tokens, price)
+    reservation, profile, limits = _reserve(
+        runtime, principal, request=request, worst=worst, period=period, facts=facts
+    )
+    _log_tags(request, profile)
+
+    facts.approved = True
+    try:
+        result = converse(runtime.bedrock, route.target, request)
+    except BedrockFailure as failure:
+        facts.failed = True
+        _after_failure(
+            runtime,
+            reservation=reservation,
+            profile=profile,
+            limits=limits,
+            failure=failure,
+            facts=facts,
+        )
+        raise GateError(
+            failure.status,
+            failure.code,
+            failure.message,
+            retry_after=BUSY_RETRY_AFTER_SECONDS if failure.status == 429 else None,
+        ) from failure
+    return _settled(
+        runtime,
+        call=call,
+        reservation=reservation,
+        profile=profile,
+        limits=limits,
+        price=price,
+        result=result,
+        facts=facts,
+    )
+
+
+def _limits_for(config: GateConfig, profile: Profile) -> Limits:
+    """The caller's limits, refusing callers the configuration does not cover (fail closed)."""
+    if not profile.registered:
+        if config.default_tier is None:
+            raise GateError(
+                403,
+                "UnknownCaller",
+                "this caller is not registered with the gate and unregistered callers are refused",
+            )
+        return config.tiers[config.default_tier]
+    tier = profile.tier
+    if tier is None or tier not in config.tiers:
+        logger.error("caller tier not configured", extra={"tier": tier})
+        raise GateError(
+            403,
+            "TierNotConfigured",
+            f"this caller's tier {tier!r} has no limits configured, so the gate refuses it",
+        )
+    return config.tiers[tier]
+
+
+def _admissible(config: GateConfig, profile: Profile, worst: Charge, facts: RequestFacts) -> Limits:
+    """Limits of the caller if this request could ever fit them, else a refusal."""
+    limits = _limits_for(config, profile)
+    too_big = exceeds_alone(limits, worst)
+    if too_big is not None:
+        window, limit = too_big
+        facts.denied = True
+        raise GateError(
+            400,
+            "RequestExceedsLimit",
+            f"the worst case of this request ({worst.of(window)} for {window.value}: input bound "
+            f"plus max_tokens) exceeds the whole limit ({limit}); lower parameters.max_tokens "
+            "or shorten the input",
+            details={"limit": window.value, "limitValue": limit, "requested": worst.of(window)},
+        )
+    return limits
+
+
+def _reserve(
+    runtime: GateRuntime,
+    principal: str,
+    *,
+    request: GateRequest,
+    worst: Charge,
+    period: Period,
+    facts: RequestFacts,
+) -> tuple[Reservation, Profile, Limits]:
+    """Reserve the worst case, or raise the refusal; DynamoDB failures never reach Bedrock."""
+    try:
+        profile, limits = _admit(runtime, principal, request.model, worst, facts)
+        return _reserve_loop(
+            runtime, profile, limits, alias=request.model, worst=worst, period=period, facts=facts
+        )
+    except StoreError as error:
+        facts.failed = True
+        logger.exception("DynamoDB failed before Bedrock was called")
+        if error.unconfirmed is not None:
+            _release_unconfirmed(runtime.store, error.unconfirmed)
+        if error.transient:
+            raise _busy("the usage table is unavailable") from error
+        raise GateError(500, "InternalError", "the gate could not reserve the budget") from error
+
+
+def _admit(
+    runtime: GateRuntime, principal: str, alias: str, worst: Charge, facts: RequestFacts
+) -> tuple[Profile, Limits]:
+    """The caller's profile and limits, refusing only on a freshly read profile."""
+    store, config = runtime.store, runtime.config
+    profile, fresh = store.profile(principal)
+    facts.dimensions = dimensions_for(alias, profile)
+    try:
+        return profile, _admissible(config, profile, worst, facts)
+    except GateError:
+        if fresh:
+            raise
+    # Never refuse on a cached profile: it may predate a registration or a new tier.
+    facts.denied = False
+    profile = store.refresh(principal)
+    facts.dimensions = dimensions_for(alias, profile)
+    return profile, _admissible(config, profile, worst, facts)
+
+
+def _reserve_loop(
+    runtime: GateRuntime,
+    profile: Profile,
+    limits: Limits,
+    *,
+    alias: str,
+    worst: Charge,
+    period: Period,
+    facts: RequestFacts,
+) -> tuple[Reservation, Profile, Limits]:
+    """Attempt the reservation transaction until it is granted or refused for good."""
+    store = runtime.store
+    registry_retried = False
+    conflicts = 0
+    while True:
+        outcome = store.reserve(
+            profile, period, worst, caps(limits, worst), now=runtime.clock().timestamp()
+        )
+        if isinstance(outcome, Reserved):
+            return outcome.reservation, profile, limits
+        if isinstance(outcome, Locked):
+            facts.denied = True
+            logger.warning("caller is locked", extra={"locked_by": sorted(outcome.holders)})
+            raise GateError(
+                403,
+                "Locked",
+                "this caller is locked out of Bedrock after exceeding its budget alarms; "
+                "contact the platform team",
+            )
+        if isinstance(outcome, OverBudget):
+            facts.denied = True
+            raise _over_budget(
+                runtime,
+                profile=profile,
+                limits=limits,
+                used=outcome.used,
+                worst=worst,
+                period=period,
+                facts=facts,
+            )
+        if isinstance(outcome, RegistryChanged):
+            # The failed check carried the stored profile: cache it and retry once with it.
+            store.remember(outcome.profile)
+            if registry_retried:
+                facts.failed = True
+                raise _busy("the caller's registry entry kept changing")
+            registry_retried = True
+            profile = outcome.profile
+            facts.dimensions = dimensions_for(alias, profile)
+            limits = _admissible(runtime.config, profile, worst, facts)
+            continue
+        assert isinstance(outcome, Conflict)  # the only outcome left: retry after a backoff
+        conflicts += 1
+        logger.info(
+            "reservation conflicted", extra={"attempt": conflicts, "reasons": outcome.reasons}
+        )
+        if conflicts >= MAX_RESERVE_ATTEMPTS:
+            facts.failed = True
+            raise _busy("concurrent requests kept conflicting")
+        runtime.sleep(backoff_seconds(conflicts, runtime.jitter()))
+
+
+def _release_unconfirmed(store: UsageStore, reservation: Reservation) -> None:
+    """Undo a reservation that may have committed unseen; a no-op if it never did."""
+    try:
+        released = store.release(reservation)
+    except StoreError:
+        logger.exception(
+            "could not release an unconfirmed reservation; it may stay charged",
+            extra={"marker": reservation.marker, "month": reservation.period.month},
+        )
+        return
+    if released is not None:
+        logger.warning("released a reservation whose commit was not confirmed")
+
+
+def _busy(why: str) -> GateError:
+    return GateError(
+        503,
+        "Busy",
+        f"{why}; nothing was charged and Bedrock was not called, retry shortly",
+        retry_after=BUSY_RETRY_AFTER_SECONDS,
+    )
+
+
+def _over_budget(
+    runtime: GateRuntime,
+    *,
+    profile: Profile,
+    limits: Limits,
+    used: Counters,
+    worst: Charge,
+    period: Period,
+    facts: RequestFacts,
+) -> GateError:
+    window = refusing_window(limits, used, worst)
+    if window is None:  # the item changed type or shape under us: refuse conservatively
+        window = limits.limited()[0][0]
+    limit = limits.of(window)
+    resets = period.resets_at(window)
+    _note_percent(profile, limits, used, facts)
+    return GateError(
+        429,
+        "BudgetExceeded",
+        f"{window.value} budget exceeded: {used.of(window)} used (including requests in "
+        f"flight) plus up to {worst.of(window)} for this request is more than {limit}",
+        details={
+            "limit": window.value,
+            "used": used.of(window),
+            "limitValue": limit,
+            "requested": worst.of(window),
+            "resetsAt": iso_utc(resets),
+        },
+        retry_after=seconds_until(resets, runtime.clock()),
+    )
+
+
+def _note_percent(
+    profile: Profile, limits: Limits, used: Counters | None, facts: RequestFacts
+) -> None:
+    # Per-caller series exist only for registered callers, so they stay bounded.
+    if used is None or not profile.registered:
+        return
+    facts.budget_used_percent = used_percent(limits, used)
+
+
+def _after_failure(
+    runtime: GateRuntime,
+    *,
+    reservation: Reservation,
+    profile: Profile,
+    limits: Limits,
+    failure: BedrockFailure,
+    facts: RequestFacts,
+) -> None:
+    store = runtime.store
+    logger.warning(
+        "Bedrock call failed",
+        extra={"bedrock_code": failure.bedrock_code, "maybe_billed": failure.maybe_billed},
+    )
+    try:
+        if failure.maybe_billed:
+            counters = store.settle(reservation, reservation.charge)
+        else:
+            counters = store.release(reservation)
+    except StoreError:
+        # The reservation stays in the counters: over-charged by it, never under-charged.
+        logger.exception(
+            "could not release the reservation; it stays charged",
+            extra={"marker": reservation.marker, "month": reservation.period.month},
+        )
+        return
+    _note_percent(profile, limits, counters, facts)
+
+
+def _settled(
+    runtime: GateRuntime,
+    *,
+    call: GateCall,
+    reservation: Reservation,
+    profile: Profile,
+    limits: Limits,
+    price: Price,
+    result: ConverseResult,
+    facts: RequestFacts,
+) -> dict[str, Any]:
+    usage = result.usage
+    actual = Charge(tokens=usage.total, usd=price.cost(usage))
+    facts.usage = usage
+    facts.cost_usd = actual.usd
+    if actual.tokens > reservation.charge.tokens or actual.usd > reservation.charge.usd:
+        logger.error(
+            "actual usage exceeded the reservation",
+            extra={"reserved_tokens": reservation.charge.tokens, "actual_tokens": actual.tokens},
+        )
+    counters: Counters | None
+    try:
+        counters = runtime.store.settle(reservation, actual)
+    except StoreError:
+        logger.exception(
+            "could not settle; the reserved worst case stays charged",
+            extra={"marker": reservation.marker, "month": reservation.period.month},
+        )
+        counters = None
+    _note_percent(profile, limits, counters, facts)
+    usage_body: dict[str, Any] = {
+        "inputTokens": usage.input_tokens,
+        "outputTokens": usage.output_tokens,
+        "totalTokens": usage.total,
+    }
+    if result.reported_cache_fields:
+        usage_body["cacheReadInputTokens"] = usage.cache_read_tokens
+        usage_body["cacheWriteInputTokens"] = usage.cache_write_tokens
+    left = remaining(limits, counters) if counters is not None else {}
+    body = {
+        "output": result.output,
+        "stopReason": result.stop_reason,
+        "usage": usage_body,
+        "costUsd": actual.usd,
+        "remaining": {window.response_key: amount for window, amount in left.items()},
+        "requestId": call.request_id,
+    }
+    return json_response(200, body)
+
+
+def _log_tags(request: GateRequest, profile: Profile) -> None:
+    """Log the caller's declared tags next to the registry's; tags are never dimensions."""
+    tags = request.tags
+    declared = {
+        "application": tags.application_id,
+        "cost_center": tags.cost_center,
+        "environment": tags.environment,
+    }
+    mismatched = sorted(
+        name
+        for name, value in declared.items()
+        if value is not None and profile.registered and profile.text(name) not in (None, value)
+    )
+    logger.info(
+        "request admitted",
+        extra={
+            "model": request.model,
+            "tags": {k: v for k, v in declared.items() if v is not None},
+            "registered": profile.registered,
+            "tags_differ_from_registry": mismatched,
+        },
+    )

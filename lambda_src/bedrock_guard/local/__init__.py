@@ -1,0 +1,8 @@
+"""Local stand-ins of AWS for tests, benchmarks and the demo: never packaged into the Lambda zip.
+
+- :mod:`.moto_server`: moto in server mode on 127.0.0.1 (DynamoDB, CloudWatch, SNS, IAM, ...).
+- :mod:`.bedrock_stub`: an HTTP stand-in of the Bedrock Runtime Converse API
+  (replies from :mod:`.converse_replies`).
+- :mod:`.lambda_events`: a Lambda context and API Gateway proxy events for the handlers.
+- :mod:`.clients`: boto3 clients for the stand-ins, with fake credentials.
+"""
