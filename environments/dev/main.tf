@@ -50,6 +50,14 @@ module "token_gate" {
     sns_topic_arn      = module.alarm_enforcer.sns_topic_arn
   }
 
+  # The dashboard shows the enforcer's lock events and each tenant profile's Bedrock metrics.
+  dashboard = {
+    enforcer_service_name      = module.alarm_enforcer.service_name
+    enforcer_metrics_namespace = module.alarm_enforcer.metrics_namespace
+    enforcer_function_name     = module.alarm_enforcer.function_name
+    bedrock_model_ids          = values(module.aip_tenant.metric_model_ids)
+  }
+
   log_retention_days             = var.log_retention_days
   reserved_concurrent_executions = var.gate_reserved_concurrency
   permissions_boundary           = var.permissions_boundary

@@ -58,3 +58,23 @@ output "budget_topic_arn" {
   description = "Topic the Bedrock spend budget notifies."
   value       = module.budget.sns_topic_arn
 }
+
+output "tier_limits_json" {
+  description = "Limits per tier as the gate reads them (bedrock-guard usage)."
+  value       = module.token_gate.tier_limits_json
+}
+
+output "default_tier" {
+  description = "Tier of unregistered callers, or none (bedrock-guard usage)."
+  value       = var.default_tier
+}
+
+output "bedrock_service_names" {
+  description = "Cost Explorer service names of Bedrock spend (bedrock-guard report)."
+  value       = module.budget.bedrock_service_names
+}
+
+output "dashboard_url" {
+  description = "The gate's CloudWatch dashboard."
+  value       = module.token_gate.dashboard_url
+}

@@ -1,7 +1,8 @@
 # The enforcer's role: it may attach and detach one policy (the deny policy) on users and roles
 # under the allowed paths, and nothing else in IAM. No iam:Put*Policy, no iam:PassRole, no
 # policy versions, no wildcard IAM actions; tests/terraform/test_enforcer_least_privilege.py
-# proves it from this file.
+# proves it from this file. It reads alarms to confirm every notification with CloudWatch, so
+# publishing to the topic alone cannot make it lock or release anyone.
 
 data "aws_iam_policy_document" "assume_role" {
   statement {
@@ -25,6 +26,7 @@ resource "aws_iam_role" "this" {
 }
 
 data "aws_iam_policy_document" "enforcer" {
+  #checkov:skip=CKV_AWS_356:Only cloudwatch:DescribeAlarms (read-only) is restrictable among the "*" statements, and it returns composite alarms only when allowed on "*"; see the statement's comment.
   statement {
     sid       = "AttachDetachDenyPolicyOnUsers"
     effect    = "Allow"
@@ -91,6 +93,19 @@ data "aws_iam_policy_document" "enforcer" {
     effect    = "Allow"
     actions   = ["cloudwatch:ListTagsForResource"]
     resources = ["${local.alarm_arn_prefix}*"]
+  }
+
+  # Each notification is checked against the alarm itself (exists, notifies this topic, is in
+  # the notified state since the notified time) and principals come from its own dimensions.
+  # DescribeAlarms accepts alarm ARNs as resources, but it returns composite alarms only to a
+  # caller allowed it on "*" (CloudWatch API reference, DescribeAlarms), and composite alarms
+  # naming principals in tags must work. The action is read-only; the function itself ignores
+  # alarms outside alarm_name_prefix (ALARM_NAME_PREFIX) before describing anything.
+  statement {
+    sid       = "ConfirmNotificationsWithCloudWatch"
+    effect    = "Allow"
+    actions   = ["cloudwatch:DescribeAlarms"]
+    resources = ["*"]
   }
 
   statement {

@@ -50,6 +50,8 @@ resource "aws_lambda_function" "this" {
       RELEASE_ON_OK                = tostring(var.release_on_ok)
       DRY_RUN                      = tostring(var.dry_run)
       ALLOWED_PATHS_JSON           = jsonencode(var.allowed_principal_paths)
+      ALARM_TOPIC_ARN              = aws_sns_topic.this.arn
+      ALARM_NAME_PREFIX            = var.alarm_name_prefix
       POWERTOOLS_SERVICE_NAME      = var.service_name
       POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
       POWERTOOLS_LOG_LEVEL         = var.log_level

@@ -87,3 +87,13 @@ output "principal_tag_key" {
   description = "Alarm tag key whose value lists the principals to lock (comma-separated ARNs), for alarms without a principal dimension: pass it to aip-tenant."
   value       = var.principal_tag_key
 }
+
+output "service_name" {
+  description = "Powertools service name of the enforcer's metrics and logs: pass it to the token gate's dashboard."
+  value       = var.service_name
+}
+
+output "metrics_namespace" {
+  description = "Namespace of the enforcer's metrics: pass it to the token gate's dashboard."
+  value       = var.metrics_namespace
+}

@@ -138,7 +138,7 @@ variable "dry_run" {
 }
 
 variable "alarm_name_prefix" {
-  description = "Only alarms whose names start with this prefix may publish to the topic, use its key and have their tags read. Empty allows every alarm of this account and region."
+  description = "Only alarms whose names start with this prefix may publish to the topic, use its key, have their tags read and make the function lock or release anyone (it drops other notifications before describing the alarm). Empty allows every alarm of this account and region."
   type        = string
   default     = ""
 

@@ -62,6 +62,7 @@ resource "aws_lambda_function" "this" {
       },
       # Optional settings are left out entirely when unset, so the code's defaults apply.
       { for name, value in { PRICING_JSON = var.pricing_json, BEDROCK_ENDPOINT_URL = var.bedrock_endpoint_url } : name => value if value != null },
+      local.gate_settings_environment,
     )
   }
 
@@ -77,6 +78,13 @@ resource "aws_lambda_function" "this" {
     precondition {
       condition     = var.default_tier == "none" || contains(keys(var.tiers), var.default_tier)
       error_message = "The default_tier \"${var.default_tier}\" is not one of the tiers (${join(", ", keys(var.tiers))}): name an existing tier, or \"none\" to refuse unregistered callers."
+    }
+
+    # One Bedrock attempt must end before the function does, or a slow answer is cut off with
+    # its reservation neither settled nor released.
+    precondition {
+      condition     = local.gate_effective_read_timeout_seconds < var.lambda_timeout
+      error_message = "The gate's Bedrock read timeout (${local.gate_effective_read_timeout_seconds} s, gate_settings.bedrock_read_timeout_seconds or the gate's default of ${local.gate_default_read_timeout_seconds}) must be below lambda_timeout (${var.lambda_timeout} s), so the function always gets to settle or release the request: lower the one or raise the other."
     }
 
     precondition {

@@ -57,3 +57,17 @@ output "alarm_arns" {
   description = "ARNs of the per-caller budget alarms, by alarm name (empty unless caller_alarms.enabled)."
   value       = { for key, alarm in aws_cloudwatch_metric_alarm.caller_budget : alarm.alarm_name => alarm.arn }
 }
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard, or null when dashboard.enabled is false."
+  value       = one(aws_cloudwatch_dashboard.this[*].dashboard_name)
+}
+
+output "dashboard_url" {
+  description = "Console URL of the dashboard, or null when it is disabled or the partition has no public console."
+  value = (
+    var.dashboard.enabled && contains(keys(local.console_hosts), local.partition)
+    ? "https://${local.console_hosts[local.partition]}/cloudwatch/home?region=${local.region}#dashboards/dashboard/${one(aws_cloudwatch_dashboard.this[*].dashboard_name)}"
+    : null
+  )
+}

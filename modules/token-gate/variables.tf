@@ -330,6 +330,55 @@ variable "bedrock_endpoint_url" {
   }
 }
 
+variable "gate_settings" {
+  description = <<-EOT
+    Optional runtime settings of the gate; a null field is left out of the environment, so the
+    code's default applies (bedrock_guard.gate_config). bedrock_read_timeout_seconds
+    (BEDROCK_READ_TIMEOUT_SECONDS, default 25, 1-900, below lambda_timeout): how long one Bedrock
+    attempt may wait for an answer. bedrock_max_attempts (BEDROCK_MAX_ATTEMPTS, default 2, 1-5):
+    attempts per request, retries included. max_output_tokens (MAX_OUTPUT_TOKENS, default 4096):
+    the largest max_tokens a request may ask for, and so the largest output reserved.
+    default_max_tokens (DEFAULT_MAX_TOKENS, default 512 or max_output_tokens if lower): used when
+    a request names none. max_request_bytes (MAX_REQUEST_BYTES, default 262144, 1024-6291456): the
+    largest request body accepted.
+  EOT
+  type = object({
+    bedrock_read_timeout_seconds = optional(number)
+    bedrock_max_attempts         = optional(number)
+    max_output_tokens            = optional(number)
+    default_max_tokens           = optional(number)
+    max_request_bytes            = optional(number)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.gate_settings.bedrock_read_timeout_seconds == null ? true : var.gate_settings.bedrock_read_timeout_seconds >= 1 && var.gate_settings.bedrock_read_timeout_seconds <= 900
+    error_message = "gate_settings.bedrock_read_timeout_seconds must be from 1 to 900 seconds (and below lambda_timeout), or null for the gate's default of 25."
+  }
+
+  validation {
+    condition     = var.gate_settings.bedrock_max_attempts == null ? true : var.gate_settings.bedrock_max_attempts >= 1 && var.gate_settings.bedrock_max_attempts <= 5 && floor(var.gate_settings.bedrock_max_attempts) == var.gate_settings.bedrock_max_attempts
+    error_message = "gate_settings.bedrock_max_attempts must be a whole number from 1 (no retry) to 5, or null for the gate's default of 2."
+  }
+
+  validation {
+    condition     = var.gate_settings.max_output_tokens == null ? true : var.gate_settings.max_output_tokens >= 1 && var.gate_settings.max_output_tokens <= 1000000 && floor(var.gate_settings.max_output_tokens) == var.gate_settings.max_output_tokens
+    error_message = "gate_settings.max_output_tokens must be a whole number of tokens from 1 to 1000000, or null for the gate's default of 4096."
+  }
+
+  validation {
+    # The gate refuses to start when the default exceeds the cap, so refuse it here instead.
+    condition     = var.gate_settings.default_max_tokens == null ? true : var.gate_settings.default_max_tokens >= 1 && var.gate_settings.default_max_tokens <= coalesce(var.gate_settings.max_output_tokens, 4096) && floor(var.gate_settings.default_max_tokens) == var.gate_settings.default_max_tokens
+    error_message = "gate_settings.default_max_tokens must be a whole number from 1 to max_output_tokens (4096 when max_output_tokens is null), or null for the gate's default."
+  }
+
+  validation {
+    condition     = var.gate_settings.max_request_bytes == null ? true : var.gate_settings.max_request_bytes >= 1024 && var.gate_settings.max_request_bytes <= 6291456 && floor(var.gate_settings.max_request_bytes) == var.gate_settings.max_request_bytes
+    error_message = "gate_settings.max_request_bytes must be a whole number of bytes from 1024 to 6291456 (Lambda's 6 MiB synchronous payload limit), or null for the gate's default of 262144."
+  }
+}
+
 # -------------------------------------------------------------------------------------------------
 # Metrics and logging
 # -------------------------------------------------------------------------------------------------
@@ -411,9 +460,9 @@ variable "powertools_layer_arn" {
 }
 
 variable "lambda_timeout" {
-  description = "Function timeout in seconds. API Gateway REST integrations give up after 29 s by default; a longer timeout still lets the gate settle a slow Bedrock call after the client is gone."
+  description = "Function timeout in seconds. API Gateway REST integrations give up after 29 s by default; a longer timeout still lets the gate settle a slow Bedrock call after the client is gone. The default covers the gate's default worst case (72 s)."
   type        = number
-  default     = 30
+  default     = 90
 
   validation {
     condition     = var.lambda_timeout >= 3 && var.lambda_timeout <= 900 && floor(var.lambda_timeout) == var.lambda_timeout
@@ -519,5 +568,63 @@ variable "caller_alarms" {
   validation {
     condition     = contains(["notBreaching", "breaching", "ignore", "missing"], var.caller_alarms.treat_missing_data)
     error_message = "caller_alarms.treat_missing_data must be one of notBreaching, breaching, ignore, missing."
+  }
+}
+
+# -------------------------------------------------------------------------------------------------
+# Dashboard
+# -------------------------------------------------------------------------------------------------
+
+variable "dashboard" {
+  description = <<-EOT
+    CloudWatch dashboard of the gate (named like the function): requests, budget use per caller,
+    tokens and cost by model, cost centre and application, Bedrock's own metrics by ModelId, the
+    alarm enforcer's lock events and recent refusals from the gate's logs. On by default (a
+    dashboard is billed per month beyond the account's free ones). enforcer_service_name and
+    enforcer_metrics_namespace must equal the alarm enforcer's service_name and
+    metrics_namespace (null = this module's metrics_namespace). enforcer_function_name adds the
+    enforcer function's health and its recent lock events. bedrock_model_ids lists ModelId
+    values (model ids, or application inference profile ids such as aip-tenant's
+    metric_model_ids) to plot one by one, next to the search over every ModelId.
+  EOT
+  type = object({
+    enabled                    = optional(bool, true)
+    period_seconds             = optional(number, 300)
+    enforcer_service_name      = optional(string, "bedrock-guard-enforcer")
+    enforcer_metrics_namespace = optional(string)
+    enforcer_function_name     = optional(string)
+    bedrock_model_ids          = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.dashboard.period_seconds >= 60 && var.dashboard.period_seconds <= 86400 && var.dashboard.period_seconds % 60 == 0
+    error_message = "dashboard.period_seconds must be a multiple of 60 from 60 to 86400 (the gate's EMF metrics have one-minute resolution)."
+  }
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.dashboard.enforcer_service_name))
+    error_message = "dashboard.enforcer_service_name must be 1-128 letters, digits, underscores, dots or hyphens: the alarm enforcer's service_name."
+  }
+
+  validation {
+    condition     = var.dashboard.enforcer_metrics_namespace == null ? true : can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.dashboard.enforcer_metrics_namespace)) && !startswith(var.dashboard.enforcer_metrics_namespace, "AWS/")
+    error_message = "dashboard.enforcer_metrics_namespace must be the alarm enforcer's metrics_namespace (1-255 letters, digits and . _ / # : -, not starting with \"AWS/\"), or null for this module's metrics_namespace."
+  }
+
+  validation {
+    condition     = var.dashboard.enforcer_function_name == null ? true : can(regex("^[A-Za-z0-9_-]{1,64}$", var.dashboard.enforcer_function_name))
+    error_message = "dashboard.enforcer_function_name must be a Lambda function name (1-64 letters, digits, hyphens and underscores; the alarm enforcer's function_name output), or null."
+  }
+
+  validation {
+    condition     = length(var.dashboard.bedrock_model_ids) <= 50 && alltrue([for id in var.dashboard.bedrock_model_ids : length(id) <= 2048 && can(regex("^[A-Za-z0-9][A-Za-z0-9._:/-]*$", id))])
+    error_message = "dashboard.bedrock_model_ids must list at most 50 ModelId values: model ids (anthropic.claude-3-haiku-20240307-v1:0), profile ids or profile ARNs."
+  }
+
+  validation {
+    condition     = length(distinct(var.dashboard.bedrock_model_ids)) == length(var.dashboard.bedrock_model_ids)
+    error_message = "dashboard.bedrock_model_ids must not repeat a ModelId."
   }
 }

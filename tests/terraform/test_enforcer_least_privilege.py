@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bedrock_guard.enforcer_config import ENVIRONMENT_VARIABLES
 from tests.terraform.test_iam_actions import Statement, document_statements, resolve
 from tests.terraform.tfload import REPO, TfModule, body, load_module
 
@@ -32,7 +33,7 @@ IAM_WRITE = {
 IAM_READ = {"user": {"iam:GetUser"}, "role": {"iam:GetRole"}}
 ALLOWED_ACTIONS = {
     *IAM_WRITE["user"], *IAM_WRITE["role"], *IAM_READ["user"], *IAM_READ["role"],
-    "cloudwatch:ListTagsForResource",
+    "cloudwatch:ListTagsForResource", "cloudwatch:DescribeAlarms",
     "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
     "sqs:SendMessage",
     "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
@@ -42,8 +43,13 @@ ALLOWED_ACTIONS = {
 FORBIDDEN_IAM = re.compile(
     r"^iam:(Put\w*Policy|PassRole|CreatePolicyVersion|SetDefaultPolicyVersion|\*)$", re.I
 )
-# Trace APIs have no resource-level permissions; nothing else may be allowed on "*".
-STAR_RESOURCE_ACTIONS = {"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
+# Trace APIs have no resource-level permissions, and DescribeAlarms returns composite alarms only
+# when allowed on "*" (CloudWatch API reference); nothing else may be allowed on "*".
+STAR_RESOURCE_ACTIONS = {
+    "xray:PutTelemetryRecords",
+    "xray:PutTraceSegments",
+    "cloudwatch:DescribeAlarms",
+}
 # Lookups may read any user or role of the account: the real path is what GetUser/GetRole return.
 ACCOUNT_WIDE_ARN = re.compile(
     r"^arn:\$\{local\.partition\}:iam::\$\{local\.account_id\}:(?P<kind>user|role)/\*$"
@@ -380,6 +386,27 @@ def test_function_receives_the_policy_it_may_attach(enforcer: TfModule) -> None:
     assert permission["source_arn"] == "${aws_sns_topic.this.arn}"
 
 
+def test_function_confirms_notifications_against_its_own_topic_and_prefix(
+    enforcer: TfModule,
+) -> None:
+    """Alarms count only if they notify this module's topic and carry the name prefix that
+    the topic policy, the key and the tag permission are scoped to."""
+    function = enforcer.resources[("aws_lambda_function", "this")].body
+    variables = body(function["environment"][0])["variables"]
+    assert variables["ALARM_TOPIC_ARN"] == "${aws_sns_topic.this.arn}"
+    assert variables["ALARM_NAME_PREFIX"] == "${var.alarm_name_prefix}"
+    own = {name for name in variables if not name.startswith("POWERTOOLS_")}
+    assert own == set(ENVIRONMENT_VARIABLES)
+
+
+def test_the_role_can_confirm_notifications_with_cloudwatch(enforcer: TfModule) -> None:
+    statements = _document(enforcer, _only(enforcer, "aws_iam_role_policy")["policy"])
+    describe = [s for s in statements if "cloudwatch:DescribeAlarms" in _list(s.get("Action"))]
+    assert len(describe) == 1
+    assert describe[0].get("Effect", "Allow") == "Allow"
+    assert _list(describe[0]["Action"]) == ["cloudwatch:DescribeAlarms"]
+
+
 # --- each checker fails on a bad policy ---------------------------------------------------------
 
 USERS = (
@@ -471,6 +498,18 @@ def test_role_checker_accepts_a_minimal_policy() -> None:
         (
             {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": ["*"]},
             "on every resource",
+        ),
+        (
+            {"Effect": "Allow", "Action": ["cloudwatch:ListTagsForResource"], "Resource": ["*"]},
+            "on every resource",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Action": ["cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm"],
+                "Resource": ["*"],
+            },
+            "'cloudwatch:PutMetricAlarm', which the enforcer does not need",
         ),
         (
             {"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": ["${local.t}"]},

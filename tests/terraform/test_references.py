@@ -20,6 +20,7 @@ def _everything(module: TfModule) -> list[object]:
     for group in (module.resources, module.data, module.outputs, module.modules, module.variables):
         values += [block.body for block in group.values()]  # type: ignore[attr-defined]
     values += [provider.body for provider in module.providers]
+    values += [check.body for check in module.checks.values()]
     return values
 
 
@@ -85,12 +86,15 @@ def test_checks_can_fail(tmp_path) -> None:
         'module "c" {\n  source = "./child"\n  extra  = 1\n}\n'
         'output "o" {\n  value = module.c.not_an_output\n}\n'
         'output "p" {\n  value = data.aws_region.current.region\n}\n'
+        'check "c" {\n  assert {\n    condition     = var.in_check\n'
+        '    error_message = "x"\n  }\n}\n'
     )
     parent = load_module(tmp_path)
     assert unresolved(parent) == [
         "data.aws_region.current is not declared",
         "local.nope is not declared",
         "module.c.not_an_output: child has no such output",
+        "var.in_check is not declared",
         "var.missing is not declared",
     ]
     assert "module.c passes 'extra'" in module_call_problems(parent)[0]

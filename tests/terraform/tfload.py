@@ -85,6 +85,7 @@ class TfModule:
     modules: dict[str, Labeled] = field(default_factory=dict)
     terraform: list[dict[str, Any]] = field(default_factory=list)
     providers: list[Labeled] = field(default_factory=list)
+    checks: dict[str, Labeled] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
 
     @property
@@ -134,6 +135,8 @@ def load_module(path: Path) -> TfModule:
             module.data[(item.labels[0], item.labels[1])] = item
         for item in _labeled("provider", doc.get("provider", []), 1, file):
             module.providers.append(item)
+        for item in _labeled("check", doc.get("check", []), 1, file):
+            module.checks[item.labels[0]] = item
         for block in doc.get("locals", []):
             module.locals.update(body(block))
         module.terraform.extend(body(block) for block in doc.get("terraform", []))

@@ -1,0 +1,174 @@
+"""What every command needs: settings (flag, then environment, then Terraform outputs) and clients.
+
+Clients are created lazily, one per service, from one boto3 session (``--profile``,
+``--region``); ``--endpoint-url`` applies to all of them, so the whole CLI can run against the
+demo's local moto server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Final
+
+import boto3
+from botocore.config import Config
+
+from bedrock_guard.cli.errors import CliError, ExitCode
+
+TABLE_ENV: Final = ("USAGE_TABLE_NAME", "LEDGER_TABLE_NAME")
+TABLE_OUTPUT: Final = "table_name"
+_TABLE_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_ENDPOINT_RE: Final = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
+# Standard retries back off on throttling; timeouts keep a dead endpoint from hanging a shell.
+CLIENT_CONFIG: Final = Config(
+    retries={"mode": "standard", "total_max_attempts": 4},
+    connect_timeout=5,
+    read_timeout=30,
+    user_agent_extra="bedrock-guard-cli",
+)
+
+
+def load_tf_outputs(source: str, stdin: IO[str] | None = None) -> dict[str, Any]:
+    """The values of ``terraform output -json`` (``{"name": {"value": ...}}``), from a file or
+    ``-`` (standard input). Raises :class:`CliError` (exit 2) when it cannot be read."""
+    try:
+        if source == "-":
+            text = (stdin or sys.stdin).read()
+        else:
+            text = Path(source).read_text(encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"cannot read --tf-outputs {source}: {error}", ExitCode.USAGE) from error
+    return parse_tf_outputs(text, source)
+
+
+def parse_tf_outputs(text: str, source: str = "-") -> dict[str, Any]:
+    """Output name -> value; entries that are not ``{"value": ...}`` objects are refused."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CliError(
+            f"--tf-outputs {source} is not JSON ({error}): pass the output of "
+            "`terraform output -json`",
+            ExitCode.USAGE,
+        ) from error
+    if not isinstance(document, dict):
+        raise CliError(
+            f"--tf-outputs {source} must be a JSON object of outputs (terraform output -json)",
+            ExitCode.USAGE,
+        )
+    values: dict[str, Any] = {}
+    for name, entry in document.items():
+        if not isinstance(entry, dict) or "value" not in entry:
+            raise CliError(
+                f"--tf-outputs {source}: output {name!r} has no 'value' "
+                "(expected the shape of `terraform output -json`)",
+                ExitCode.USAGE,
+            )
+        values[name] = entry["value"]
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who runs the command, as STS GetCallerIdentity reports it."""
+
+    arn: str
+    account: str
+    partition: str
+
+
+class Context:
+    """Settings and AWS clients of one command run."""
+
+    def __init__(
+        self,
+        *,
+        table_name: str | None = None,
+        region: str | None = None,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        tf_outputs: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        clients: Mapping[str, Any] | None = None,
+    ) -> None:
+        if endpoint_url is not None and not _ENDPOINT_RE.match(endpoint_url):
+            raise CliError(
+                f"--endpoint-url must be an http(s) URL, got {endpoint_url!r}", ExitCode.USAGE
+            )
+        self._table_flag = table_name
+        self.region = region
+        self.profile = profile
+        self.endpoint_url = endpoint_url
+        self.tf_outputs: Mapping[str, Any] = tf_outputs or {}
+        self.environ: Mapping[str, str] = environ if environ is not None else {}
+        self._clients: dict[str, Any] = dict(clients or {})
+        self._session: boto3.session.Session | None = None
+        self._identity: Identity | None = None
+        self.resolved_table: str | None = None
+
+    # Settings --------------------------------------------------------------------------
+
+    def setting(
+        self, flag: str | None, env_names: Sequence[str], output: str | None
+    ) -> tuple[str | None, str]:
+        """A value and where it came from: the flag, else the first environment variable set,
+        else the Terraform output (strings only; JSON values are re-encoded)."""
+        if flag is not None and flag.strip():
+            return flag.strip(), "flag"
+        for name in env_names:
+            value = self.environ.get(name, "").strip()
+            if value:
+                return value, name
+        if output is not None and output in self.tf_outputs:
+            value = self.tf_outputs[output]
+            if value is None:
+                return None, ""
+            if not isinstance(value, str):
+                value = json.dumps(value)
+            return value.strip() or None, f"terraform output {output}"
+        return None, ""
+
+    def table_name(self) -> str:
+        """The usage/registry/ledger table; exit 2 when none is configured or it is malformed."""
+        name, source = self.setting(self._table_flag, TABLE_ENV, TABLE_OUTPUT)
+        if name is None:
+            raise CliError(
+                "no table name: pass --table-name, set USAGE_TABLE_NAME (or LEDGER_TABLE_NAME), "
+                "or give --tf-outputs with a table_name output",
+                ExitCode.USAGE,
+            )
+        if not _TABLE_NAME_RE.match(name):
+            raise CliError(f"{name!r} (from {source}) is not a DynamoDB table name", ExitCode.USAGE)
+        self.resolved_table = name
+        return name
+
+    # Clients ---------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """The boto3 client of ``service`` (created on first use)."""
+        if service not in self._clients:
+            self._clients[service] = self._boto_session().client(
+                service, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG
+            )
+        return self._clients[service]
+
+    def _boto_session(self) -> boto3.session.Session:
+        if self._session is None:
+            # ProfileNotFound propagates and becomes exit 3 with the other credential errors.
+            self._session = boto3.session.Session(
+                profile_name=self.profile or None, region_name=self.region or None
+            )
+        return self._session
+
+    def identity(self) -> Identity:
+        """The caller's own identity (never taken from a flag): STS GetCallerIdentity."""
+        if self._identity is None:
+            response = self.client("sts").get_caller_identity()
+            arn = str(response["Arn"])
+            self._identity = Identity(arn, str(response["Account"]), arn.split(":")[1])
+        return self._identity

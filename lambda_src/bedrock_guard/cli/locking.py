@@ -1,0 +1,137 @@
+"""The enforcer's lock service, built from the CLI's clients, and what holds each lock.
+
+The CLI drives the same IAM and ledger layers as the alarm enforcer (through
+:mod:`bedrock_guard.operator_actions`), so an operator's unlock follows the same ordering and
+leaves IAM and the ledger agreeing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from bedrock_guard import keys
+from bedrock_guard.alarm_tags import AlarmTags
+from bedrock_guard.cli.context import Context
+from bedrock_guard.cli.errors import CliError, ExitCode
+from bedrock_guard.enforcer_config import (
+    DENY_POLICY_ARN,
+    LEDGER_TABLE_NAME,
+    ConfigError,
+    EnforcerConfig,
+    load_config,
+)
+from bedrock_guard.iam_lock import IamLock
+from bedrock_guard.ledger import EventAction, Ledger
+from bedrock_guard.lock_service import LockService
+from bedrock_guard.protection import ProtectedPrincipals
+from bedrock_guard.usage_store import deserialize
+
+DENY_POLICY_OUTPUT: Final = "deny_policy_arn"
+EVENT_PREFIX: Final = "EVENT#"
+
+
+def deny_policy_arn(ctx: Context, flag: str | None) -> str:
+    """``--deny-policy-arn``, else env ``DENY_POLICY_ARN``, else the ``deny_policy_arn`` output."""
+    arn, _ = ctx.setting(flag, (DENY_POLICY_ARN,), DENY_POLICY_OUTPUT)
+    if arn is None:
+        raise CliError(
+            "no deny policy: pass --deny-policy-arn, set DENY_POLICY_ARN, or give --tf-outputs "
+            "with a deny_policy_arn output",
+            ExitCode.USAGE,
+        )
+    return arn
+
+
+def build_service(ctx: Context, policy_arn: str | None) -> LockService:
+    """A lock service on the CLI's clients. Without ``policy_arn`` (listing only) IAM is
+    never called; with it, the ARN and table name are checked as the enforcer checks them."""
+    table = ctx.table_name()
+    if policy_arn is None:
+        config = EnforcerConfig(
+            deny_policy_arn="", ledger_table_name=table, protected=ProtectedPrincipals()
+        )
+    else:
+        try:
+            config = load_config({DENY_POLICY_ARN: policy_arn, LEDGER_TABLE_NAME: table})
+        except ConfigError as error:
+            raise CliError(str(error), ExitCode.USAGE) from error
+    return LockService(
+        config,
+        IamLock(ctx.client("iam"), config.deny_policy_arn),
+        Ledger(ctx.client("dynamodb"), table),
+        AlarmTags(ctx.client("cloudwatch")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """One thing holding a lock: an alarm or an operator, since when and why."""
+
+    holder: str
+    kind: str  # "alarm" | "operator"
+    name: str | None = None
+    since: str | None = None
+    reason: str | None = None
+    requested_by: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "holder": self.holder,
+            "kind": self.kind,
+            "name": self.name,
+            "since": self.since,
+            "reason": self.reason,
+            "requested_by": self.requested_by,
+        }
+
+
+def describe_holder(client: Any, table: str, principal: str, holder: str) -> Holder:
+    """Details of one holder: the alarm's record, or the operator's latest lock event."""
+    if holder == keys.OPERATOR_LOCK:
+        event = _latest_operator_lock(client, table, principal)
+        if event is None:
+            return Holder(holder, "operator")
+        return Holder(
+            holder,
+            "operator",
+            since=_text(event, "recorded_at"),
+            reason=_text(event, "operator_reason"),
+            requested_by=_text(event, "requested_by"),
+        )
+    key = {name: {"S": value} for name, value in keys.lock_alarm_key(principal, holder).items()}
+    item = client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+    record = deserialize(item) if item else {}
+    return Holder(
+        holder,
+        "alarm",
+        name=_text(record, "alarm_name"),
+        since=_text(record, "locked_at"),
+        reason=_text(record, "reason"),
+    )
+
+
+def _latest_operator_lock(client: Any, table: str, principal: str) -> dict[str, Any] | None:
+    paginator = client.get_paginator("query")
+    pages = paginator.paginate(
+        TableName=table,
+        KeyConditionExpression="#pk = :pk AND begins_with(#sk, :event)",
+        FilterExpression="#action = :lock",
+        ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK, "#action": "action"},
+        ExpressionAttributeValues={
+            ":pk": {"S": keys.lock_partition(principal)},
+            ":event": {"S": EVENT_PREFIX},
+            ":lock": {"S": EventAction.OPERATOR_LOCK},
+        },
+        ScanIndexForward=False,  # newest first: the first match is the lock in force
+        ConsistentRead=True,
+    )
+    for page in pages:
+        for item in page.get("Items", []):
+            return deserialize(item)
+    return None
+
+
+def _text(values: dict[str, Any], name: str) -> str | None:
+    value = values.get(name)
+    return value if isinstance(value, str) and value else None

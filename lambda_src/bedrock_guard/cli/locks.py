@@ -1,0 +1,82 @@
+"""``bedrock-guard locks``: who is locked out, by which alarms or operator, since when."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Final
+
+from bedrock_guard import operator_actions
+from bedrock_guard.cli.context import Context
+from bedrock_guard.cli.errors import ExitCode
+from bedrock_guard.cli.locking import build_service, describe_holder
+from bedrock_guard.cli.output import Output, new_table
+
+HELP: Final = "who is locked, by which alarm(s) or operator, since when"
+DESCRIPTION: Final = """\
+Every principal whose lock is held (the token gate refuses it, and the deny policy is attached
+to its IAM user or role), with each holder: an alarm (its name, when it locked, the alarm's
+reason) or an operator (who, when, why).
+
+Listing is a filtered Scan of the table; each lock then costs one GetItem per alarm holder
+(or one Query for an operator holder)."""
+
+
+def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "locks",
+        help=HELP,
+        description=DESCRIPTION,
+        parents=parents,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(run=run)
+
+
+def run(ctx: Context, args: argparse.Namespace, out: Output) -> int:
+    service = build_service(ctx, policy_arn=None)  # listing never calls IAM
+    table = service.ledger.table_name
+    client = ctx.client("dynamodb")
+    locks = []
+    for entry in operator_actions.list_locks(service):
+        holders = [describe_holder(client, table, entry.principal, h) for h in entry.holders]
+        known = [holder.since for holder in holders if holder.since]
+        locks.append(
+            {
+                "principal": entry.principal,
+                "since": min(known) if known else None,
+                "updated_at": entry.updated_at or None,
+                "holders": [holder.as_dict() for holder in holders],
+            }
+        )
+    document = {"table": table, "locks": locks}
+    if out.as_json:
+        out.json(document)
+    else:
+        render(out, document)
+    return ExitCode.OK
+
+
+def render(out: Output, document: dict[str, Any]) -> None:
+    if not document["locks"]:
+        out.line(f"No principal is locked (table {document['table']}).", style="green")
+        return
+    table = new_table(
+        f"Locked principals · table {document['table']}",
+        "Principal",
+        "Held by",
+        "Since",
+        "Reason",
+    )
+    for lock in document["locks"]:
+        for index, holder in enumerate(lock["holders"]):
+            if holder["kind"] == "operator":
+                who = f"operator {holder['requested_by'] or ''}".strip()
+            else:
+                who = f"alarm {holder['name'] or holder['holder']}"
+            table.add_row(
+                lock["principal"] if index == 0 else "",
+                who,
+                holder["since"] or "-",
+                holder["reason"] or "-",
+            )
+    out.table(table)

@@ -1,0 +1,330 @@
+"""The lock ledger in the shared DynamoDB table (key layout in :mod:`bedrock_guard.keys`).
+
+Per principal: ``STATE`` holds ``locked_by``, the string set of what holds the lock (the token
+gate refuses while it exists); ``ALARM#<arn>`` is each alarm's last applied state change, the
+guard against stale and replayed messages; ``EVENT#...`` items are the history. An alarm's
+change is applied in one transaction, so the record, the holder set and the history never
+disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+
+from bedrock_guard import keys
+from bedrock_guard.alarm_messages import AlarmMessage, AlarmState
+from bedrock_guard.iam_lock import error_code
+
+CONDITIONAL_CHECK_FAILED: Final = "ConditionalCheckFailed"
+CONDITIONAL_CHECK_FAILED_EXCEPTION: Final = "ConditionalCheckFailedException"
+TRANSACTION_CANCELED: Final = "TransactionCanceledException"
+
+# Applied only if this message is not older than what the alarm record already says.
+_NOT_OLDER = "attribute_not_exists(#t) OR #t <= :t"
+# A release applies to a lock this alarm made, and never goes back in time.
+_RELEASABLE = "#state = :alarm AND #t <= :t"
+
+
+class EventAction:
+    """The ``action`` of a history item."""
+
+    LOCK: Final = "lock"
+    RELEASE: Final = "release"
+    REFUSED: Final = "refused"
+    OPERATOR_LOCK: Final = "operator_lock"
+    UNLOCK: Final = "unlock"
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRecord:
+    """What one alarm last did to one principal."""
+
+    state: str
+    state_change_time: str
+
+
+@dataclass(frozen=True, slots=True)
+class LockEntry:
+    """A locked principal and what holds the lock."""
+
+    principal: str
+    holders: tuple[str, ...]
+    updated_at: str
+
+
+def event_id(*parts: str) -> str:
+    """A stable id for a history item, so a replayed message rewrites the same item."""
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _value(value: str | bool | frozenset[str] | list[str]) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    return {"SS": sorted(value)}
+
+
+def _item(fields: Mapping[str, str | bool | list[str] | None]) -> dict[str, Any]:
+    """A DynamoDB item from plain values; ``None`` and empty values are left out."""
+    return {name: _value(value) for name, value in fields.items() if value not in (None, "", [])}
+
+
+def _key(key: keys.Key) -> dict[str, Any]:
+    return {name: {"S": value} for name, value in key.items()}
+
+
+def _condition_failed(error: ClientError) -> bool:
+    """Whether a transaction was cancelled by a condition (not by throttling or a conflict)."""
+    if error_code(error) != TRANSACTION_CANCELED:
+        return False
+    reasons = error.response.get("CancellationReasons") or []
+    return any(reason.get("Code") == CONDITIONAL_CHECK_FAILED for reason in reasons)
+
+
+class Ledger:
+    """Reads and writes the lock items of the shared table."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._ddb = client
+        self.table_name = table_name
+
+    # Reads are strongly consistent: each one decides whether IAM is changed.
+
+    def alarm_record(self, principal: str, alarm_arn: str) -> AlarmRecord | None:
+        """This alarm's last applied state change for this principal."""
+        item = self._get(keys.lock_alarm_key(principal, alarm_arn))
+        if item is None or "state" not in item or "state_change_time" not in item:
+            return None
+        return AlarmRecord(item["state"]["S"], item["state_change_time"]["S"])
+
+    def holders(self, principal: str) -> frozenset[str]:
+        """What holds the principal's lock; empty when it is not locked."""
+        item = self._get(keys.lock_state_key(principal))
+        if item is None or keys.LOCKED_BY not in item:
+            return frozenset()
+        return frozenset(item[keys.LOCKED_BY]["SS"])
+
+    def record_lock(
+        self,
+        principal: str,
+        message: AlarmMessage,
+        *,
+        policy_arn: str,
+        now: str,
+        iam_attached: bool,
+    ) -> bool:
+        """Record an alarm's lock; ``False`` when a newer state change is already recorded."""
+        record = _item(
+            {
+                **keys.lock_alarm_key(principal, message.alarm_arn),
+                "principal": principal,
+                "state": AlarmState.ALARM,
+                "state_change_time": message.state_change_time,
+                "alarm_name": message.alarm_name,
+                "alarm_arn": message.alarm_arn,
+                "reason": message.reason,
+                "previous_state": message.old_state,
+                "locked_at": now,
+                "policy_arn": policy_arn,
+                "iam_attached": iam_attached,
+            }
+        )
+        return self._transact(
+            [
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": record,
+                        "ConditionExpression": _NOT_OLDER,
+                        "ExpressionAttributeNames": {"#t": "state_change_time"},
+                        "ExpressionAttributeValues": {":t": {"S": message.state_change_time}},
+                    }
+                },
+                self._holder_update(principal, "ADD", message.alarm_arn, now),
+                self.alarm_event_put(
+                    principal, EventAction.LOCK, message, now=now, policy_arn=policy_arn
+                ),
+            ]
+        )
+
+    def record_release(self, principal: str, message: AlarmMessage, *, now: str) -> bool:
+        """Record an alarm's release; ``False`` unless the record still says this alarm locks."""
+        return self._transact(
+            [
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": _key(keys.lock_alarm_key(principal, message.alarm_arn)),
+                        "UpdateExpression": (
+                            "SET #state = :ok, #t = :t, #reason = :reason, "
+                            "#previous = :previous, #released = :now"
+                        ),
+                        "ConditionExpression": _RELEASABLE,
+                        "ExpressionAttributeNames": {
+                            "#state": "state",
+                            "#t": "state_change_time",
+                            "#reason": "reason",
+                            "#previous": "previous_state",
+                            "#released": "released_at",
+                        },
+                        "ExpressionAttributeValues": {
+                            ":ok": {"S": AlarmState.OK},
+                            ":alarm": {"S": AlarmState.ALARM},
+                            ":t": {"S": message.state_change_time},
+                            ":reason": {"S": message.reason or "-"},
+                            ":previous": {"S": message.old_state or "-"},
+                            ":now": {"S": now},
+                        },
+                    }
+                },
+                self._holder_update(principal, "DELETE", message.alarm_arn, now),
+                self.alarm_event_put(principal, EventAction.RELEASE, message, now=now),
+            ]
+        )
+
+    def put_event(self, event: dict[str, Any]) -> bool:
+        """Write a history item built by :meth:`event_put` on its own, once.
+
+        Conditional, so that a replayed message leaves its first history item untouched;
+        returns ``False`` when the item was already there.
+        """
+        put = event["Put"]
+        try:
+            self._ddb.put_item(
+                TableName=put["TableName"],
+                Item=put["Item"],
+                ConditionExpression="attribute_not_exists(#sk)",
+                ExpressionAttributeNames={"#sk": keys.SK},
+            )
+        except ClientError as error:
+            if error_code(error) == CONDITIONAL_CHECK_FAILED_EXCEPTION:
+                return False
+            raise
+        return True
+
+    def add_holder(self, principal: str, holder: str, *, now: str, event: dict[str, Any]) -> None:
+        """Add ``holder`` to the lock and write its history item, atomically."""
+        self._transact([self._holder_update(principal, "ADD", holder, now), event])
+
+    def clear_holders(self, principal: str, *, now: str, event: dict[str, Any]) -> None:
+        """Remove every holder of the lock and write the history item, atomically."""
+        self._transact(
+            [
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": _key(keys.lock_state_key(principal)),
+                        "UpdateExpression": "REMOVE #locked_by SET #updated = :now",
+                        "ExpressionAttributeNames": {
+                            "#locked_by": keys.LOCKED_BY,
+                            "#updated": "updated_at",
+                        },
+                        "ExpressionAttributeValues": {":now": {"S": now}},
+                    }
+                },
+                event,
+            ]
+        )
+
+    def event_put(
+        self, principal: str, action: str, *, at: str, event_key: str, **fields: Any
+    ) -> dict[str, Any]:
+        """A history item as a transaction element (for writes that go with a lock change)."""
+        item = _item(
+            {
+                **keys.lock_event_key(principal, at, event_key),
+                "principal": principal,
+                "action": action,
+                **fields,
+            }
+        )
+        return {"Put": {"TableName": self.table_name, "Item": item}}
+
+    def list_locks(self) -> list[LockEntry]:
+        """Every locked principal. A filtered scan: fine for an operator's occasional look."""
+        return sorted(self._scan_locks(), key=lambda entry: entry.principal)
+
+    def _scan_locks(self) -> Iterator[LockEntry]:
+        paginator = self._ddb.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            ConsistentRead=True,
+            FilterExpression="begins_with(#pk, :lock) AND #sk = :state AND attribute_exists(#by)",
+            ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK, "#by": keys.LOCKED_BY},
+            ExpressionAttributeValues={
+                ":lock": {"S": keys.lock_partition("")},
+                ":state": {"S": keys.LOCK_STATE_SK},
+            },
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                yield LockEntry(
+                    principal=keys.principal_of(item[keys.PK]["S"]),
+                    holders=tuple(sorted(item[keys.LOCKED_BY]["SS"])),
+                    updated_at=item.get("updated_at", {}).get("S", ""),
+                )
+
+    def _get(self, key: keys.Key) -> dict[str, Any] | None:
+        response = self._ddb.get_item(TableName=self.table_name, Key=_key(key), ConsistentRead=True)
+        item = response.get("Item")
+        return dict(item) if item else None
+
+    def _holder_update(self, principal: str, verb: str, holder: str, now: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": _key(keys.lock_state_key(principal)),
+                "UpdateExpression": f"{verb} #locked_by :holder SET #updated = :now",
+                "ExpressionAttributeNames": {
+                    "#locked_by": keys.LOCKED_BY,
+                    "#updated": "updated_at",
+                },
+                "ExpressionAttributeValues": {":holder": {"SS": [holder]}, ":now": {"S": now}},
+            }
+        }
+
+    def alarm_event_put(
+        self,
+        principal: str,
+        action: str,
+        message: AlarmMessage,
+        *,
+        now: str,
+        dry_run: bool = False,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """A history item about an alarm's state change, as a transaction element.
+
+        Keyed by the alarm's state change, not by the clock, so a replay meets the same item.
+        """
+        return self.event_put(
+            principal,
+            action,
+            at=message.state_change_time,
+            event_key=event_id(
+                action, message.alarm_arn, message.state_change_time, "dry-run" if dry_run else ""
+            ),
+            dry_run=True if dry_run else None,
+            alarm_name=message.alarm_name,
+            alarm_arn=message.alarm_arn,
+            state_change_time=message.state_change_time,
+            reason=message.reason,
+            previous_state=message.old_state,
+            recorded_at=now,
+            **fields,
+        )
+
+    def _transact(self, items: list[dict[str, Any]]) -> bool:
+        try:
+            self._ddb.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True

@@ -1,0 +1,480 @@
+"""What the enforcer decides for one alarm message: whom to lock or release, and in what order.
+
+Everything here is deliberate about ordering, because a Lambda can stop between any two calls
+and SNS or Lambda will deliver the same message again:
+
+* ALARM: IAM first, ledger second. If the function dies after the attach, the retry finds no
+  record, attaches again (a no-op) and records. The reverse order could leave a record that
+  makes the retry look like a replay while IAM was never changed. After the ledger write the
+  policy is attached once more: a release of another alarm running at the same moment may
+  have read the holder set before our write and detached in between (see ``_release_if_free``).
+* OK: ledger first, IAM second. The retry of a release whose detach failed finds this alarm's
+  record saying OK at exactly this state change time and goes straight to the detach. The
+  detach happens only when no holder is left (another alarm, or an operator), and the holder
+  set is read again afterwards, re-attaching if a lock was recorded in the meantime.
+* A message older than the alarm's record is stale and is dropped: a replayed ALARM delivered
+  after its OK must not lock again.
+
+Before any of this, the message is checked against the alarm CloudWatch describes
+(:mod:`bedrock_guard.alarm_verification`): the alarm must exist here, notify this topic, and be
+in the message's state since the message's time. Principals then come from the described alarm
+(its metric dimensions, else its tags), never from the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Final
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.config import Config
+
+from bedrock_guard import enforcer_metrics as m
+from bedrock_guard.alarm_lookup import AlarmLookup
+from bedrock_guard.alarm_messages import AlarmMessage, AlarmState, DropReason, MessageError
+from bedrock_guard.alarm_tags import AlarmTags
+from bedrock_guard.alarm_verification import alarm_name_to_describe, verify
+from bedrock_guard.enforcer_config import EnforcerConfig
+from bedrock_guard.iam_lock import IamLock, PolicyLimitError
+from bedrock_guard.ledger import EventAction, Ledger
+from bedrock_guard.principals import Principal, PrincipalError, Refusal, parse_principal
+
+logger = Logger(child=True)
+
+REASON: Final = "Reason"
+ACTION: Final = "Action"
+
+
+class Outcome(StrEnum):
+    """What happened to one principal named by one message."""
+
+    LOCKED = "locked"
+    LOCKED_LEDGER_ONLY = "locked_ledger_only"
+    REPLAY = "replay"
+    RELEASED = "released"
+    STILL_HELD = "still_held"
+    NOT_LOCKED = "not_locked"
+    STALE = "stale"
+    REFUSED = "refused"
+    DRY_RUN_LOCK = "dry_run_lock"
+    DRY_RUN_RELEASE = "dry_run_release"
+    FAILED = "failed"
+
+
+class MessageOutcome(StrEnum):
+    """What happened to one message as a whole."""
+
+    HANDLED = "handled"
+    IGNORED = "ignored"
+    KEPT = "kept"
+    DROPPED = "dropped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalResult:
+    """One principal's outcome, with a detail for logs (refusal reason, holders, error)."""
+
+    principal: str
+    outcome: Outcome
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"principal": self.principal, "outcome": str(self.outcome), "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class MessageResult:
+    """One message's outcome and the outcome for each principal it named."""
+
+    outcome: MessageOutcome
+    principals: tuple[PrincipalResult, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """The partition and account the enforcer runs in: the only ones it may act on."""
+
+    partition: str
+    account: str
+
+    @classmethod
+    def from_function_arn(cls, arn: str) -> Home:
+        """From ``context.invoked_function_arn``: ``arn:<partition>:lambda:<region>:<acct>:...``."""
+        parts = arn.split(":")
+        if len(parts) < 6 or parts[0] != "arn" or not (parts[4].isdigit() and len(parts[4]) == 12):
+            raise ValueError(f"not a Lambda function ARN: {arn!r}")
+        return cls(parts[1], parts[4])
+
+
+# Standard retries back off on throttling and 5xx; what still fails goes back to Lambda's retry.
+BOTO_CONFIG: Final = Config(
+    retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=15
+)
+
+
+def build_service(config: EnforcerConfig, *, session: boto3.Session | None = None) -> LockService:
+    """The service with its three clients, created once (per container, or per CLI run)."""
+    session = session or boto3.session.Session()
+    cloudwatch = session.client("cloudwatch", config=BOTO_CONFIG)
+    return LockService(
+        config,
+        IamLock(session.client("iam", config=BOTO_CONFIG), config.deny_policy_arn),
+        Ledger(session.client("dynamodb", config=BOTO_CONFIG), config.ledger_table_name),
+        AlarmTags(cloudwatch),
+        alarms=AlarmLookup(cloudwatch),
+    )
+
+
+def _canonical_or_none(raw: str) -> str | None:
+    try:
+        return parse_principal(raw).canonical
+    except PrincipalError:
+        return None
+
+
+def utc_now() -> str:
+    """Now, in the ledger's time format."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class LockService:
+    """Applies alarm messages to IAM and the ledger."""
+
+    def __init__(
+        self,
+        config: EnforcerConfig,
+        iam: IamLock,
+        ledger: Ledger,
+        tags: AlarmTags,
+        *,
+        alarms: AlarmLookup | None = None,
+        clock: Callable[[], str] = utc_now,
+    ) -> None:
+        self.config = config
+        self.iam = iam
+        self.ledger = ledger
+        self.tags = tags
+        self.alarms = alarms or AlarmLookup(tags.client)
+        self.clock = clock
+
+    def apply(
+        self, message: AlarmMessage, home: Home, *, topic_arn: str | None = None
+    ) -> MessageResult:
+        """Act on one alarm message. Raises :class:`MessageError` for one to log and drop.
+
+        ``topic_arn`` is the topic that delivered it; ``ALARM_TOPIC_ARN``, when set, wins. The
+        message is checked against CloudWatch first, and only CloudWatch's answer is acted on.
+        """
+        claimed = message
+        if (claimed.partition, claimed.account) != (home.partition, home.account):
+            raise MessageError(
+                DropReason.OTHER_ACCOUNT,
+                f"alarm {claimed.alarm_arn} is not in this account ({home.account})",
+            )
+        name = alarm_name_to_describe(claimed, self.config.alarm_name_prefix)
+        # These two change nothing, so they need no confirmation from CloudWatch.
+        if claimed.new_state is AlarmState.INSUFFICIENT_DATA:
+            return MessageResult(MessageOutcome.IGNORED)
+        if claimed.new_state is AlarmState.OK and not self.config.release_on_ok:
+            logger.info(
+                "alarm is OK; RELEASE_ON_OK is false, locks stay until an operator unlocks",
+                alarm_arn=claimed.alarm_arn,
+            )
+            return MessageResult(MessageOutcome.KEPT)
+
+        message = verify(
+            claimed,
+            self.alarms.describe(name),
+            topic_arn=self.config.alarm_topic_arn or topic_arn,
+        )
+        self._compare_trigger(claimed, message)
+        raw_principals = self.principals_for(message)
+        if not raw_principals:
+            raise MessageError(
+                DropReason.NO_PRINCIPAL,
+                f"alarm {message.alarm_name} has no {self.config.principal_dimension} dimension "
+                f"and no {self.config.principal_tag_key} tag",
+            )
+        act = self._lock if message.new_state is AlarmState.ALARM else self._release
+        results = []
+        for raw in raw_principals:
+            try:
+                results.append(act(raw, message, home))
+            except Exception as error:  # retried as a whole; the other principals go on
+                logger.exception(
+                    "could not apply alarm to principal", principal=raw, alarm_arn=message.alarm_arn
+                )
+                m.count(m.FAILED)
+                results.append(PrincipalResult(raw, Outcome.FAILED, f"{type(error).__name__}"))
+        outcome = (
+            MessageOutcome.FAILED
+            if any(result.outcome is Outcome.FAILED for result in results)
+            else MessageOutcome.HANDLED
+        )
+        return MessageResult(outcome, tuple(results))
+
+    def _compare_trigger(self, claimed: AlarmMessage, verified: AlarmMessage) -> None:
+        """Warn when the message's Trigger names other principals than the alarm does.
+
+        CloudWatch's own notifications always agree; a disagreement is a forged or altered
+        message. It is never acted on either way: principals come from the described alarm.
+        """
+        dimension = self.config.principal_dimension
+        said = claimed.dimension_values(dimension)
+        if said and set(said) != set(verified.dimension_values(dimension)):
+            m.count(m.TRIGGER_MISMATCH)
+            logger.warning(
+                "the message's Trigger names other principals than the alarm; "
+                "acting on the alarm's own dimensions and tags",
+                alarm_arn=verified.alarm_arn,
+                message_principals=[value[:300] for value in said[:10]],
+            )
+
+    def principals_for(self, message: AlarmMessage) -> tuple[str, ...]:
+        """The metric's principal dimension values, else the alarm's principal tag.
+
+        ``message`` must be verified (:func:`~bedrock_guard.alarm_verification.verify`), so
+        that its dimensions and ARN are CloudWatch's.
+
+        One entry per principal: a role and its sessions (or a role with and without its
+        path) name the same principal and are handled once.
+        """
+        values = message.dimension_values(self.config.principal_dimension)
+        if not values:
+            values = self.tags.principals(message.alarm_arn, self.config.principal_tag_key)
+        unique: dict[str, str] = {}
+        for raw in values:
+            unique.setdefault(_canonical_or_none(raw) or raw, raw)
+        return tuple(unique.values())
+
+    # ALARM ------------------------------------------------------------------------------
+
+    def _lock(self, raw: str, message: AlarmMessage, home: Home) -> PrincipalResult:
+        resolved = self.resolve(raw, home, message=message)
+        if isinstance(resolved, PrincipalResult):
+            return resolved
+        principal = resolved
+        canonical = principal.canonical
+
+        if self.config.dry_run:
+            self.ledger.put_event(
+                self.ledger.alarm_event_put(
+                    canonical,
+                    EventAction.LOCK,
+                    message,
+                    now=self.clock(),
+                    dry_run=True,
+                    policy_arn=self.config.deny_policy_arn,
+                )
+            )
+            m.count_by(m.DRY_RUN, ACTION, EventAction.LOCK)
+            logger.warning(
+                "dry run: would attach the deny policy and record the lock",
+                principal=canonical,
+                alarm_arn=message.alarm_arn,
+                policy_arn=self.config.deny_policy_arn,
+            )
+            return PrincipalResult(canonical, Outcome.DRY_RUN_LOCK)
+
+        record = self.ledger.alarm_record(canonical, message.alarm_arn)
+        if record is not None and record.state_change_time > message.state_change_time:
+            return self._stale(canonical, message, record.state_change_time)
+        if record is not None and record.state_change_time == message.state_change_time:
+            # A replay: nothing new to record. If this alarm still holds the lock, make sure IAM
+            # agrees (a crash between the ledger write and the second attach); if an operator
+            # unlocked since, the replay must not lock again.
+            if message.alarm_arn in self.ledger.holders(canonical):
+                self.attach_deny(principal)
+            m.count(m.REPLAYS)
+            logger.info("replayed ALARM: nothing to do", principal=canonical)
+            return PrincipalResult(canonical, Outcome.REPLAY)
+
+        attached = self.attach_deny(principal)
+        if not self.ledger.record_lock(
+            canonical,
+            message,
+            policy_arn=self.config.deny_policy_arn,
+            now=self.clock(),
+            iam_attached=attached,
+        ):
+            # A newer state change of this alarm was recorded after our read: undo our attach
+            # unless something else holds the lock.
+            self._release_if_free(principal)
+            return self._stale(canonical, message, "newer")
+        if attached:
+            self.attach_deny(principal)
+        m.count(m.LOCKS)
+        logger.warning(
+            "locked principal out of Bedrock",
+            principal=canonical,
+            alarm_name=message.alarm_name,
+            alarm_arn=message.alarm_arn,
+            alarm_reason=message.reason,
+            policy_arn=self.config.deny_policy_arn,
+            iam_attached=attached,
+        )
+        return PrincipalResult(
+            canonical, Outcome.LOCKED if attached else Outcome.LOCKED_LEDGER_ONLY
+        )
+
+    def attach_deny(self, principal: Principal) -> bool:
+        """Attach the deny policy; ``False`` when IAM's policy quota forbids it.
+
+        The ledger lock is still written then, so the token gate refuses the caller; the
+        failure is logged and counted for an operator to make room.
+        """
+        try:
+            self.iam.attach(principal)
+        except PolicyLimitError:
+            m.count(m.LOCK_INCOMPLETE)
+            logger.error(
+                "cannot attach the deny policy: managed policy quota reached; "
+                "the ledger lock still makes the token gate refuse this caller",
+                principal=principal.canonical,
+            )
+            return False
+        return True
+
+    # OK ---------------------------------------------------------------------------------
+
+    def _release(self, raw: str, message: AlarmMessage, home: Home) -> PrincipalResult:
+        # No IAM lookup or protection check: releasing what this alarm locked is always allowed.
+        try:
+            principal = self._in_home(parse_principal(raw), home)
+        except PrincipalError as error:
+            return self._refuse(raw, _canonical_or_none(raw), error.reason, str(error), message)
+        canonical = principal.canonical
+        record = self.ledger.alarm_record(canonical, message.alarm_arn)
+        t = message.state_change_time
+        if record is not None and record.state_change_time > t:
+            return self._stale(canonical, message, record.state_change_time)
+        retry = record is not None and (record.state, record.state_change_time) == (
+            AlarmState.OK,
+            t,
+        )
+        if not retry and (record is None or record.state != AlarmState.ALARM):
+            logger.info("OK from an alarm that holds no lock", principal=canonical)
+            return PrincipalResult(canonical, Outcome.NOT_LOCKED)
+
+        if self.config.dry_run:
+            self.ledger.put_event(
+                self.ledger.alarm_event_put(
+                    canonical, EventAction.RELEASE, message, now=self.clock(), dry_run=True
+                )
+            )
+            m.count_by(m.DRY_RUN, ACTION, EventAction.RELEASE)
+            logger.warning(
+                "dry run: would release this alarm's lock",
+                principal=canonical,
+                alarm_arn=message.alarm_arn,
+            )
+            return PrincipalResult(canonical, Outcome.DRY_RUN_RELEASE)
+
+        if not retry and not self.ledger.record_release(canonical, message, now=self.clock()):
+            again = self.ledger.alarm_record(canonical, message.alarm_arn)
+            if again is None or (again.state, again.state_change_time) != (AlarmState.OK, t):
+                return self._stale(canonical, message, "newer")
+        return self._release_if_free(principal)
+
+    def _release_if_free(self, principal: Principal) -> PrincipalResult:
+        """Detach the deny policy when nothing holds the lock any more."""
+        canonical = principal.canonical
+        holders = self.ledger.holders(canonical)
+        if holders:
+            logger.info("lock still held", principal=canonical, holders=sorted(holders))
+            return PrincipalResult(canonical, Outcome.STILL_HELD, ",".join(sorted(holders)))
+        self.iam.detach(principal)
+        # A lock recorded between our read and our detach would be left without the policy
+        # (its own second attach may have run before our detach): read again and restore it.
+        holders = self.ledger.holders(canonical)
+        if holders:
+            self.attach_deny(principal)
+            return PrincipalResult(canonical, Outcome.STILL_HELD, ",".join(sorted(holders)))
+        m.count(m.RELEASES)
+        logger.warning("released principal", principal=canonical)
+        return PrincipalResult(canonical, Outcome.RELEASED)
+
+    # Shared -----------------------------------------------------------------------------
+
+    def resolve(
+        self, raw: str, home: Home, *, message: AlarmMessage | None = None
+    ) -> Principal | PrincipalResult:
+        """The IAM principal ``raw`` names, if the enforcer may lock it; else the refusal."""
+        try:
+            return self._lockable(raw, home)
+        except PrincipalError as error:
+            return self._refuse(raw, _canonical_or_none(raw), error.reason, str(error), message)
+
+    def _lockable(self, raw: str, home: Home) -> Principal:
+        """Raises :class:`PrincipalError` with the reason the principal may not be locked."""
+        parsed = self._in_home(parse_principal(raw), home)
+        if entry := self.config.protected.match(parsed, raw):
+            raise PrincipalError(Refusal.PROTECTED, f"matches protected entry {entry}")
+        found = self.iam.find(parsed)
+        if found is None:
+            raise PrincipalError(Refusal.NOT_FOUND, "no such IAM user or role")
+        # The real path is known only now: protection patterns and allowed paths depend on it.
+        if entry := self.config.protected.match(found, raw):
+            raise PrincipalError(Refusal.PROTECTED, f"matches protected entry {entry}")
+        path = found.path or "/"
+        if not self.config.path_allowed(path):
+            raise PrincipalError(
+                Refusal.PATH_NOT_ALLOWED,
+                f"path {path} is outside the allowed paths {list(self.config.allowed_paths)}",
+            )
+        return found
+
+    @staticmethod
+    def _in_home(principal: Principal, home: Home) -> Principal:
+        if (principal.partition, principal.account) != (home.partition, home.account):
+            raise PrincipalError(
+                Refusal.OTHER_ACCOUNT,
+                f"{principal.canonical} is not in this account ({home.partition}:{home.account})",
+            )
+        return principal
+
+    def _refuse(
+        self,
+        raw: str,
+        canonical: str | None,
+        reason: Refusal,
+        detail: str,
+        message: AlarmMessage | None,
+    ) -> PrincipalResult:
+        m.count_by(m.REFUSED, REASON, reason)
+        logger.warning(
+            "refused to lock principal",
+            principal=raw[:300],
+            refusal=str(reason),
+            detail=detail,
+            alarm_arn=message.alarm_arn if message else None,
+        )
+        if canonical is not None and message is not None:
+            self.ledger.put_event(
+                self.ledger.alarm_event_put(
+                    canonical,
+                    EventAction.REFUSED,
+                    message,
+                    now=self.clock(),
+                    refusal=str(reason),
+                    detail=detail,
+                    dry_run=self.config.dry_run,
+                )
+            )
+        return PrincipalResult(canonical or raw[:300], Outcome.REFUSED, str(reason))
+
+    def _stale(self, canonical: str, message: AlarmMessage, recorded: str) -> PrincipalResult:
+        m.count(m.STALE)
+        logger.info(
+            "stale alarm message: a newer state change is already applied",
+            principal=canonical,
+            alarm_arn=message.alarm_arn,
+            state_change_time=message.state_change_time,
+            recorded=recorded,
+        )
+        return PrincipalResult(canonical, Outcome.STALE, recorded)

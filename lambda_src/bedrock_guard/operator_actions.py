@@ -1,0 +1,78 @@
+"""Operator commands on locks (the operator CLI calls these): lock, unlock, list.
+
+They use the same IAM and ledger layers as the alarm path and the same refusals, so an operator
+command can neither lock a protected principal nor leave the ledger and IAM disagreeing.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from bedrock_guard import keys
+from bedrock_guard.ledger import EventAction, LockEntry
+from bedrock_guard.lock_service import Home, LockService, Outcome, PrincipalResult
+from bedrock_guard.principals import parse_principal
+
+
+def list_locks(service: LockService) -> list[LockEntry]:
+    """Every locked principal with what holds it (alarm ARNs, ``operator``)."""
+    return service.ledger.list_locks()
+
+
+def unlock(
+    service: LockService, principal: str, *, reason: str, requested_by: str
+) -> PrincipalResult:
+    """Release a principal whatever holds it: clear every holder, then detach the deny policy.
+
+    The alarms stay as they are: one still in ALARM does not lock again until it has been OK
+    and fires anew (a replay of the message that locked is recognised and changes nothing).
+    Raises :class:`~bedrock_guard.principals.PrincipalError` for a malformed principal.
+    """
+    parsed = parse_principal(principal)
+    canonical = parsed.canonical
+    now = service.clock()
+    released = sorted(service.ledger.holders(canonical))
+    event = service.ledger.event_put(
+        canonical,
+        EventAction.UNLOCK,
+        at=now,
+        event_key=uuid.uuid4().hex[:16],
+        requested_by=requested_by,
+        operator_reason=reason,
+        released_holders=released,
+        recorded_at=now,
+    )
+    # Ledger first (the gate serves the caller again), then IAM, then re-check, as for an OK.
+    service.ledger.clear_holders(canonical, now=now, event=event)
+    service.iam.detach(parsed)
+    holders = service.ledger.holders(canonical)
+    if holders:  # an alarm locked again meanwhile: its lock stands
+        service.attach_deny(parsed)
+        return PrincipalResult(canonical, Outcome.STILL_HELD, ",".join(sorted(holders)))
+    return PrincipalResult(canonical, Outcome.RELEASED, ",".join(released))
+
+
+def lock(
+    service: LockService, principal: str, home: Home, *, reason: str, requested_by: str
+) -> PrincipalResult:
+    """Lock a principal by hand; it stays locked until :func:`unlock`, whatever alarms do."""
+    resolved = service.resolve(principal, home)
+    if isinstance(resolved, PrincipalResult):
+        return resolved
+    canonical = resolved.canonical
+    now = service.clock()
+    event = service.ledger.event_put(
+        canonical,
+        EventAction.OPERATOR_LOCK,
+        at=now,
+        event_key=uuid.uuid4().hex[:16],
+        requested_by=requested_by,
+        operator_reason=reason,
+        policy_arn=service.config.deny_policy_arn,
+        recorded_at=now,
+    )
+    attached = service.attach_deny(resolved)
+    service.ledger.add_holder(canonical, keys.OPERATOR_LOCK, now=now, event=event)
+    if attached:
+        service.attach_deny(resolved)  # see the ALARM path: a concurrent release may have detached
+    return PrincipalResult(canonical, Outcome.LOCKED if attached else Outcome.LOCKED_LEDGER_ONLY)
