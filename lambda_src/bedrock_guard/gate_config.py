@@ -39,6 +39,7 @@ ENVIRONMENT_VARIABLES: Final = (
     "DEFAULT_MAX_TOKENS",
     "MAX_REQUEST_BYTES",
     "METRICS_COMBINED_DIMENSIONS",
+    "CALLER_METRICS",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_SERVICE_NAME",
 )
@@ -94,6 +95,9 @@ class GateConfig:
     bedrock_max_attempts: int = DEFAULT_MAX_ATTEMPTS
     metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
     combined_dimensions: bool = False
+    # CallerBudgetUsedPercent per registered caller: one billed metric each, which per-caller
+    # alarms need and nothing else does.
+    caller_metrics: bool = True
     unpriced_aliases: tuple[str, ...] = field(default=())
 
 
@@ -145,6 +149,7 @@ def load_config(environ: Mapping[str, str]) -> GateConfig:
         LAMBDA_PAYLOAD_BYTES,
     )
     combined = attempt(_boolean, environ, "METRICS_COMBINED_DIMENSIONS")
+    caller_metrics = attempt(_boolean, environ, "CALLER_METRICS", True)
     endpoint = environ.get("BEDROCK_ENDPOINT_URL", "").strip() or None
     if endpoint is not None and not endpoint.startswith(("https://", "http://")):
         errors.append("BEDROCK_ENDPOINT_URL must be an http(s) URL")
@@ -172,6 +177,7 @@ def load_config(environ: Mapping[str, str]) -> GateConfig:
         bedrock_max_attempts=max_attempts,
         metrics_namespace=namespace,
         combined_dimensions=combined,
+        caller_metrics=caller_metrics,
         unpriced_aliases=unpriced,
     )
 
@@ -304,8 +310,10 @@ def _number(
     return value
 
 
-def _boolean(environ: Mapping[str, str], name: str) -> bool:
+def _boolean(environ: Mapping[str, str], name: str, default: bool = False) -> bool:
     text = environ.get(name, "").strip().lower()
+    if not text:
+        return default
     if text in _TRUE:
         return True
     if text in _FALSE:

@@ -155,7 +155,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     facts = RequestFacts()
     response = serve(runtime, call, facts)
     record_request(metrics, facts, combined=runtime.config.combined_dimensions)
-    if facts.principal is not None and facts.budget_used_percent is not None:
+    if (
+        runtime.config.caller_metrics
+        and facts.principal is not None
+        and facts.budget_used_percent is not None
+    ):
         publish_caller_budget(
             runtime.config.metrics_namespace, facts.principal, facts.budget_used_percent
         )

@@ -54,5 +54,13 @@ resource "aws_cloudwatch_metric_alarm" "caller_budget" {
   alarm_actions = [var.caller_alarms.sns_topic_arn]
   ok_actions    = [var.caller_alarms.sns_topic_arn]
 
+  lifecycle {
+    # An alarm on a metric nobody publishes stays OK forever: a lockout that silently never fires.
+    precondition {
+      condition     = local.caller_metrics_enabled
+      error_message = "caller_alarms.enabled needs the per-caller metric: leave caller_metrics_enabled null or set it to true."
+    }
+  }
+
   tags = var.tags
 }

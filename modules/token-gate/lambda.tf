@@ -58,6 +58,7 @@ resource "aws_lambda_function" "this" {
         POWERTOOLS_METRICS_NAMESPACE       = var.metrics_namespace
         POWERTOOLS_LOG_LEVEL               = var.log_level
         METRICS_COMBINED_DIMENSIONS        = tostring(var.metrics_combined_dimensions)
+        CALLER_METRICS                     = tostring(local.caller_metrics_enabled)
         POWERTOOLS_TRACER_CAPTURE_RESPONSE = "false"
       },
       # Optional settings are left out entirely when unset, so the code's defaults apply.

@@ -11,6 +11,9 @@ locals {
 
   table_name = coalesce(var.table_name, "${var.name}-usage")
 
+  # Per-caller metrics cost one custom metric each: published only when something reads them.
+  caller_metrics_enabled = var.caller_metrics_enabled == null ? var.caller_alarms.enabled : var.caller_metrics_enabled
+
   # ---------------------------------------------------------------------------------------------
   # Registered callers. Keys are put in the canonical form the gate looks callers up by
   # (bedrock_guard.principals): the path-less user or role ARN, a session ARN reduced to its

@@ -422,6 +422,12 @@ variable "metrics_combined_dimensions" {
   default     = false
 }
 
+variable "caller_metrics_enabled" {
+  description = "Publish CallerBudgetUsedPercent for every registered caller (CALLER_METRICS): one billed custom metric per caller, which the per-caller alarms and the dashboard's per-caller widget read. null follows caller_alarms.enabled."
+  type        = bool
+  default     = null
+}
+
 variable "log_retention_days" {
   description = "Retention of the function's log group, in days (0 = never expire). The default keeps a year of request and EMF records."
   type        = number

@@ -59,6 +59,7 @@ def test_complete_configuration() -> None:
             DEFAULT_MAX_TOKENS="300",
             MAX_REQUEST_BYTES="100000",
             METRICS_COMBINED_DIMENSIONS="TRUE",
+            CALLER_METRICS="off",
             BEDROCK_ENDPOINT_URL="http://127.0.0.1:4010",
             POWERTOOLS_METRICS_NAMESPACE="Custom",
         )
@@ -79,6 +80,7 @@ def test_complete_configuration() -> None:
     assert (config.rules.max_output_tokens, config.rules.default_max_tokens) == (2048, 300)
     assert config.rules.max_request_bytes == 100000
     assert config.combined_dimensions is True
+    assert config.caller_metrics is False
     assert config.bedrock_endpoint_url == "http://127.0.0.1:4010"
     assert config.metrics_namespace == "Custom"
 
@@ -94,6 +96,7 @@ def test_defaults() -> None:
     assert (config.bedrock_read_timeout, config.bedrock_max_attempts) == (25.0, 2)
     assert config.metrics_namespace == "GenAIRateLimiting"
     assert config.combined_dimensions is False
+    assert config.caller_metrics is True
 
 
 @pytest.mark.parametrize(
@@ -128,6 +131,7 @@ def test_defaults() -> None:
         ({"MAX_OUTPUT_TOKENS": "100", "DEFAULT_MAX_TOKENS": "200"}, "DEFAULT_MAX_TOKENS"),
         ({"MAX_REQUEST_BYTES": "99999999"}, "MAX_REQUEST_BYTES must be between"),
         ({"METRICS_COMBINED_DIMENSIONS": "maybe"}, "METRICS_COMBINED_DIMENSIONS"),
+        ({"CALLER_METRICS": "sometimes"}, "CALLER_METRICS"),
         ({"BEDROCK_ENDPOINT_URL": "ftp://x"}, "BEDROCK_ENDPOINT_URL"),
     ],
 )

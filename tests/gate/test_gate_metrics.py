@@ -157,3 +157,15 @@ def test_dimension_sets_do_not_leak_between_requests(
     records = [r for r in emf_records(capsys.readouterr().out) if "TotalRequests" in r]
     assert [r["Model"] for r in records] == ["claude-3-haiku", "nova-micro"]
     assert all(definition(r)["Dimensions"] == SEPARATE_SETS for r in records)
+
+
+def test_caller_metrics_can_be_turned_off(
+    make_gate: Callable[..., Gate], capsys: pytest.CaptureFixture[str]
+) -> None:
+    gate = make_gate(CALLER_METRICS="false")
+    gate.register(ROLE, tier="standard", cost_center="cc-42")
+    gate.bedrock.reply()
+    assert gate.invoke(request_body())[0] == 200
+    request, callers = split(emf_records(capsys.readouterr().out))
+    assert callers == []
+    assert "TotalRequests" in {m["Name"] for m in definition(request)["Metrics"]}

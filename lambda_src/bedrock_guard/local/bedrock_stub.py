@@ -33,10 +33,10 @@ from bedrock_guard.local.clients import local_client, local_http
 from bedrock_guard.local.converse_replies import (
     ConverseInputError,
     Reply,
-    TokenUsage,
     build_reply,
     parse_request,
 )
+from bedrock_guard.pricing import TokenUsage
 
 _CONVERSE_PATH: Final = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
 CONTROL_PREFIX: Final = "/_stub"
@@ -126,7 +126,7 @@ class StubState:
                         "outputTokens": usage.output_tokens,
                         "cacheReadInputTokens": usage.cache_read_tokens,
                         "cacheWriteInputTokens": usage.cache_write_tokens,
-                        "totalTokens": usage.total_tokens,
+                        "totalTokens": usage.total,
                     }
                 )
 

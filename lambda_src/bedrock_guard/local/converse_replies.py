@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Final
 
+# The gate's own record of a call's tokens: the stand-in reports usage the way the gate reads it.
+from bedrock_guard.pricing import TokenUsage
+
 # The Converse errors of the Bedrock Runtime API model, with the HTTP status each comes with.
 ERROR_STATUS: Final[dict[str, int]] = {
     "AccessDeniedException": 403,
@@ -96,36 +99,17 @@ class ConverseRequest:
     stop_sequences: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class TokenUsage:
-    """Token usage of one reply, as the Converse ``usage`` object reports it."""
-
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        """Every token of the call: fresh input, cache reads and writes, output."""
-        return (
-            self.input_tokens
-            + self.output_tokens
-            + self.cache_read_tokens
-            + self.cache_write_tokens
-        )
-
-    def to_json(self, *, with_cache: bool) -> dict[str, int]:
-        """The ``usage`` object; cache fields only when the reply involved the cache."""
-        usage = {
-            "inputTokens": self.input_tokens,
-            "outputTokens": self.output_tokens,
-            "totalTokens": self.total_tokens,
-        }
-        if with_cache:
-            usage["cacheReadInputTokens"] = self.cache_read_tokens
-            usage["cacheWriteInputTokens"] = self.cache_write_tokens
-        return usage
+def usage_json(usage: TokenUsage, *, with_cache: bool) -> dict[str, int]:
+    """The Converse ``usage`` object; cache fields only when the reply involved the cache."""
+    document = {
+        "inputTokens": usage.input_tokens,
+        "outputTokens": usage.output_tokens,
+        "totalTokens": usage.total,
+    }
+    if with_cache:
+        document["cacheReadInputTokens"] = usage.cache_read_tokens
+        document["cacheWriteInputTokens"] = usage.cache_write_tokens
+    return document
 
 
 def tokens_for(n_bytes: int) -> int:
@@ -229,7 +213,7 @@ def build_reply(
     document = {
         "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
         "stopReason": stop_reason,
-        "usage": usage.to_json(with_cache=with_cache),
+        "usage": usage_json(usage, with_cache=with_cache),
         "metrics": {"latencyMs": max(1, latency_ms)},
     }
     return document, usage
