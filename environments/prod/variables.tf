@@ -69,13 +69,13 @@ variable "callers" {
 }
 
 variable "api_key_users" {
-  description = "Users of the API by API key (name => tier and cost labels): each gets an API key on its tier's usage plan and a registry entry in the gate under that key's id."
+  description = "Users of the API by API key (name => tier and cost labels): each gets an API key on its tier's usage plan and a registry entry in the gate under that key's id. IAM cannot lock an API key, so their budget alarms are off unless alarms = true (they would only notify the enforcer, which refuses them)."
   type = map(object({
     tier        = string
     tenant      = string
     cost_center = string
     application = string
-    alarms      = optional(bool, true)
+    alarms      = optional(bool, false)
   }))
   default = {}
 }
@@ -132,9 +132,9 @@ variable "caller_alarms_enabled" {
 }
 
 variable "caller_alarm_thresholds_percent" {
-  description = "Percentages of a caller's tightest budget window at which its alarms fire."
+  description = "Percentages of a caller's tightest budget window at which its alarms fire and lock it (usage settles just under 100%: the gate refuses what would not fit)."
   type        = list(number)
-  default     = [100]
+  default     = [95]
 }
 
 variable "release_on_ok" {

@@ -533,7 +533,7 @@ variable "caller_alarms" {
   EOT
   type = object({
     enabled            = optional(bool, false)
-    thresholds_percent = optional(list(number), [80, 100])
+    thresholds_percent = optional(list(number), [95])
     sns_topic_arn      = optional(string)
     period_seconds     = optional(number, 300)
     evaluation_periods = optional(number, 1)

@@ -182,6 +182,8 @@ class _Handler(BaseHTTPRequestHandler):
     """Routes Converse calls and control requests; anything else is a JSON 404."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
+    # Small replies on a kept-alive connection otherwise wait ~40 ms for Nagle's algorithm.
+    disable_nagle_algorithm = True
     timeout = 30  # an idle keep-alive connection frees its thread after this
     server: _Server
 

@@ -1,0 +1,129 @@
+"""The demo's story, played with the real handlers against moto server and the Bedrock stand-in.
+
+1. Provision what ``environments/dev`` would create (:mod:`.provision`).
+2. Steady traffic from every caller through the gate.
+3. One caller works through its daily budget until the gate answers 429.
+4. Another sends a burst from several containers at once: nothing is overspent.
+5. The tenant principal calls Bedrock directly through its profile, bypassing the gate, until
+   Bedrock's own token metric crosses the tenant alarm's threshold.
+6. CloudWatch's part (played): metrics in, alarms evaluated (the exhausted caller's budget
+   alarm and the tenant's token alarm), the notifications published to the enforcer's topic.
+   Lambda's part (played): the delivered SNS records handed to the enforcer, which attaches
+   the deny policy to each principal and records the locks; the gate answers them 403.
+7. One alarm period later the alarms return to OK and the enforcer releases both; the gate
+   answers the tenant principal 200 again, and the exhausted caller 429 again: unlocking does
+   not refill a budget.
+
+Servers, containers and worker processes stop when the run ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from bedrock_guard.demo.config import find_repo_root, load_settings
+from bedrock_guard.demo.lockout import alarm, release
+from bedrock_guard.demo.result import LAMBDA, DemoResult, Step, derive_claims
+from bedrock_guard.demo.summary import summarise
+from bedrock_guard.demo.traffic import DIRECT_MAX_TOKENS, choose_cast
+from bedrock_guard.demo.traffic_phases import burst, bypass, exhaust, steady
+from bedrock_guard.demo.world import Reporter, Sizes, World
+from bedrock_guard.local.bedrock_stub import BedrockStub
+from bedrock_guard.local.converse_replies import Reply
+from bedrock_guard.local.moto_server import MotoServer
+
+FULL: Final = Sizes(steady_per_caller=8, burst_workers=8, burst_min_requests=64)
+QUICK: Final = Sizes(steady_per_caller=2, burst_workers=4, burst_min_requests=32)
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What to run: ``quick`` sends fewer requests (the test suite runs it)."""
+
+    quick: bool = False
+    env_dir: Path | None = None
+    tfvars: Path | None = None
+
+    @property
+    def sizes(self) -> Sizes:
+        return QUICK if self.quick else FULL
+
+
+class NullReporter:
+    """Reports nothing."""
+
+    def started(self, moto_url: str, stub_url: str) -> None:
+        return None
+
+    def step(self, step: Step) -> None:
+        return None
+
+    def phase(self, key: str, title: str, total: int) -> None:
+        return None
+
+    def advance(self, key: str, status: int | None) -> None:
+        return None
+
+    def phase_done(self, key: str) -> None:
+        return None
+
+    def provisioned(self, result: DemoResult) -> None:
+        return None
+
+
+def run_scenario(options: Options, reporter: Reporter | None = None) -> DemoResult:
+    """Play the whole story; every server and process is stopped before this returns."""
+    started = time.perf_counter()
+    reporter = reporter or NullReporter()
+    env_dir = options.env_dir or find_repo_root() / "environments" / "dev"
+    settings = load_settings(env_dir, options.tfvars)
+    cast = choose_cast(settings)
+    result = DemoResult(
+        quick=options.quick,
+        facts=settings.facts,
+        account=settings.account,
+        region=settings.region,
+    )
+    with contextlib.ExitStack() as stack:
+        moto = stack.enter_context(MotoServer(region_name=settings.region))
+        stub = stack.enter_context(BedrockStub(default=Reply(output_tokens=DIRECT_MAX_TOKENS)))
+        result.moto_url, result.stub_url = moto.endpoint_url, stub.endpoint_url
+        reporter.started(moto.endpoint_url, stub.endpoint_url)
+        world = World(
+            settings=settings,
+            cast=cast,
+            moto=moto,
+            stub=stub,
+            reporter=reporter,
+            result=result,
+            sizes=options.sizes,
+        )
+        stack.callback(world.close)  # containers stop before the servers do
+        play(world)
+    result.claims = derive_claims(result)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def play(world: World) -> None:
+    """The phases, in the order of the story."""
+    world.provision()
+    world.start_containers()
+    world.reporter.provisioned(world.result)
+    gate, enforcer = world.gate.spec, world.enforcer.spec
+    world.say(
+        LAMBDA,
+        f"containers of {gate.name} ({gate.handler}) and {enforcer.name} "
+        f"({enforcer.handler}) run with the environment Terraform gives them",
+    )
+    steady(world)
+    exhaust(world)
+    burst(world)
+    bypass(world)
+    alarmed_at = alarm(world)
+    release(world, alarmed_at)
+    summarise(world)

@@ -1,0 +1,216 @@
+"""One run's world: the stand-ins, what was provisioned, the Lambda containers, the result.
+
+The phases (:mod:`.traffic_phases`, :mod:`.lockout`, :mod:`.summary`) act through it: it makes
+the gate calls, reads the usage and lock items, and records each step of the story.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import boto3
+
+from bedrock_guard import keys
+from bedrock_guard.accounting import Window, period_of
+from bedrock_guard.demo.config import CallerSpec, Settings
+from bedrock_guard.demo.lambda_part import LambdaContainer, LogSink
+from bedrock_guard.demo.provision import Provisioned, Provisioner, operator_credentials
+from bedrock_guard.demo.result import DEMO, Answer, DemoResult, Step
+from bedrock_guard.demo.traffic import Cast, answer, body, event, priciest_alias
+from bedrock_guard.local.bedrock_stub import BedrockStub
+from bedrock_guard.local.moto_server import MotoServer
+from bedrock_guard.usage_store import deserialize
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How much traffic a run sends."""
+
+    steady_per_caller: int
+    burst_workers: int
+    burst_min_requests: int
+
+
+class Reporter(Protocol):
+    """Sees the run as it happens (the terminal renderer, or nothing)."""
+
+    def started(self, moto_url: str, stub_url: str) -> None: ...
+
+    def step(self, step: Step) -> None: ...
+
+    def phase(self, key: str, title: str, total: int) -> None: ...
+
+    def advance(self, key: str, status: int | None) -> None: ...
+
+    def phase_done(self, key: str) -> None: ...
+
+    def provisioned(self, result: DemoResult) -> None: ...
+
+
+class World:
+    """The state of one run, and what every phase needs to act on it."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        cast: Cast,
+        moto: MotoServer,
+        stub: BedrockStub,
+        reporter: Reporter,
+        result: DemoResult,
+        sizes: Sizes,
+    ) -> None:
+        self.settings, self.cast, self.moto, self.stub = settings, cast, moto, stub
+        self.reporter, self.result, self.sizes = reporter, result, sizes
+        self.gate_logs, self.enforcer_logs = LogSink(), LogSink()
+        self.containers: list[LambdaContainer] = []
+        self.requests = 0
+        self.emf_read = 0
+        self.period = period_of(datetime.now(UTC))
+
+    def close(self) -> None:
+        """Stop the containers (the servers are stopped by their owner)."""
+        for container in reversed(self.containers):
+            container.stop()
+        self.containers.clear()
+
+    def say(self, actor: str, text: str) -> None:
+        """Record a step of the story and show it."""
+        step = Step(actor, text)
+        self.result.steps.append(step)
+        self.reporter.step(step)
+
+    @contextlib.contextmanager
+    def phase(self, key: str, title: str, total: int) -> Iterator[None]:
+        """A traffic phase, with its progress line."""
+        self.reporter.phase(key, title, total)
+        try:
+            yield
+        finally:
+            self.reporter.phase_done(key)
+
+    def session(self) -> Any:
+        """A boto3 session with the operator's credentials (the local 'terraform' role)."""
+        operator = self.provisioned.operator
+        return boto3.session.Session(
+            aws_access_key_id=operator.access_key_id,
+            aws_secret_access_key=operator.secret_access_key,
+            aws_session_token=operator.session_token,
+            region_name=self.settings.region,
+        )
+
+    def provision(self) -> None:
+        """Create what ``environments/dev`` would create, as the local 'terraform' role."""
+        s = self.settings
+        self.say(
+            DEMO,
+            f"moto server at {self.moto.endpoint_url} plays AWS (account {s.account}, "
+            f"{s.region}); the Bedrock stand-in at {self.stub.endpoint_url} plays Bedrock",
+        )
+        operator = operator_credentials(self.moto, s.partition, s.account)
+        provisioner = Provisioner(s, self.moto, operator)
+        self.provisioned: Provisioned = provisioner.run()
+        self.resolver = provisioner.resolver
+        self.result.provisioned = tuple(self.provisioned.log)
+        self.dynamodb = self.session().client("dynamodb", endpoint_url=self.moto.endpoint_url)
+        self.iam = self.session().client("iam", endpoint_url=self.moto.endpoint_url)
+
+    def start_containers(self) -> None:
+        """One warm container per function, with Terraform's environment plus the local
+        endpoints (the only additions, recorded for the output)."""
+        local = self.moto.environ()
+        local.update(
+            {"BEDROCK_ENDPOINT_URL": self.stub.endpoint_url, "POWERTOOLS_TRACE_DISABLED": "true"}
+        )
+        gate, enforcer = self.provisioned.gate, self.provisioned.enforcer
+        assert gate is not None and enforcer is not None
+        self.gate = LambdaContainer(gate, local, self.gate_logs)
+        self.containers.append(self.gate.start())
+        self.enforcer = LambdaContainer(enforcer, local, self.enforcer_logs)
+        self.containers.append(self.enforcer.start())
+        self.result.local_settings = (
+            ("BEDROCK_ENDPOINT_URL", f"{self.stub.endpoint_url} (the Bedrock stand-in)"),
+            ("AWS_ENDPOINT_URL_<SERVICE>", f"{self.moto.endpoint_url} (moto server)"),
+            ("AWS credentials", "each function's execution role, assumed through STS on moto"),
+            ("POWERTOOLS_TRACE_DISABLED", "true (no X-Ray daemon locally)"),
+        )
+
+    def api_key_id(self, caller: CallerSpec) -> str | None:
+        """The API key id of an API-key user (created on the local API Gateway)."""
+        return self.provisioned.api_keys.get(caller.key) if caller.kind == "apikey" else None
+
+    def principal(self, caller: CallerSpec) -> str:
+        """The principal the gate keys the caller by."""
+        if caller.principal is not None:
+            return caller.principal
+        return f"apikey:{self.api_key_id(caller)}"
+
+    def call(
+        self, caller: CallerSpec, phase: str, model: str, prompt: str, max_tokens: int
+    ) -> Answer:
+        """One request through the gate's container."""
+        self.requests += 1
+        request = body(model, prompt, max_tokens, caller.application, caller.cost_center)
+        gate_event = event(
+            caller,
+            request,
+            account=self.settings.account,
+            api_key_id=self.api_key_id(caller),
+            session=f"{phase}-{self.requests}",
+            request_id=f"demo-{self.requests:04d}",
+        )
+        result = answer(caller.name, phase, self.gate.invoke(gate_event))
+        self.result.answers.append(result)
+        self.reporter.advance(phase, result.status)
+        return result
+
+    def direct_aliases(self) -> tuple[str, ...]:
+        """The model aliases that are not a tenant's profile."""
+        tenant_aliases = {t.alias for t in self.settings.tenants}
+        direct = tuple(a for a in self.settings.model_aliases if a not in tenant_aliases)
+        return direct or self.settings.model_aliases
+
+    def big_model(self) -> str:
+        """The model the big requests use: the priciest allowed one."""
+        return priciest_alias(self.gate.variables, self.direct_aliases())
+
+    def usage(self, caller: CallerSpec) -> dict[str, Any]:
+        """The caller's usage item of this month, as plain values."""
+        key = keys.usage_key(self.principal(caller), self.period.month)
+        item = self.dynamodb.get_item(
+            TableName=self.provisioned.table_name,
+            Key={name: {"S": value} for name, value in key.items()},
+            ConsistentRead=True,
+        ).get("Item", {})
+        return deserialize(item)
+
+    def day_tokens(self, caller: CallerSpec) -> int:
+        """Tokens charged to the caller today (settled and reserved)."""
+        return int(self.usage(caller).get(self.period.attribute(Window.DAILY_TOKENS), 0))
+
+    def attached(self, caller: CallerSpec) -> bool:
+        """Whether IAM lists the deny policy on the caller's user or role."""
+        arn = self.provisioned.identities.get(caller.principal or "", "")
+        kind = "user" if ":user/" in arn else "role"
+        if kind == "user":
+            listed = self.iam.list_attached_user_policies(UserName=caller.name)
+        else:
+            listed = self.iam.list_attached_role_policies(RoleName=caller.name)
+        return any(
+            p["PolicyArn"] == self.provisioned.deny_policy_arn for p in listed["AttachedPolicies"]
+        )
+
+    def holders(self, caller: CallerSpec) -> tuple[str, ...]:
+        """What holds the caller's lock in the ledger (empty: not locked)."""
+        key = keys.lock_state_key(self.principal(caller))
+        item = self.dynamodb.get_item(
+            TableName=self.provisioned.table_name,
+            Key={name: {"S": value} for name, value in key.items()},
+            ConsistentRead=True,
+        ).get("Item", {})
+        return tuple(sorted(item.get(keys.LOCKED_BY, {}).get("SS", [])))
