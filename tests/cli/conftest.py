@@ -23,6 +23,7 @@ from bedrock_guard.ledger import Ledger
 from bedrock_guard.lock_service import Home, LockService
 from bedrock_guard.principals import parse_principal
 from bedrock_guard.protection import ProtectedPrincipals
+from tests.aws_tables import create_guard_table
 
 ACCOUNT = "123456789012"
 TABLE = "bedrock-guard-cli-test"
@@ -120,18 +121,7 @@ class World:
 
 
 def create_table(ddb: Any, name: str = TABLE) -> None:
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": keys.PK, "KeyType": "HASH"},
-            {"AttributeName": keys.SK, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": keys.PK, "AttributeType": "S"},
-            {"AttributeName": keys.SK, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_guard_table(ddb, name)
 
 
 def alarm_message(principal: str) -> str:

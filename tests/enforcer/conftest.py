@@ -21,6 +21,7 @@ import boto3
 import pytest
 
 from bedrock_guard import keys
+from tests.aws_tables import create_guard_table
 
 ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"
@@ -417,22 +418,7 @@ def _plain(value: dict[str, Any]) -> Any:
 
 
 def create_ledger_table(ddb: Any) -> None:
-    ddb.create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": keys.PK, "KeyType": "HASH"},
-            {"AttributeName": keys.SK, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": keys.PK, "AttributeType": "S"},
-            {"AttributeName": keys.SK, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.update_time_to_live(
-        TableName=TABLE,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": keys.TTL_ATTRIBUTE},
-    )
+    create_guard_table(ddb, TABLE)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from bedrock_guard import keys, token_gate
 from bedrock_guard.gate_config import load_config
 from bedrock_guard.gate_service import GateRuntime
 from bedrock_guard.usage_store import UsageStore, deserialize
+from tests.aws_tables import create_guard_table
 from tests.gate.moto_compat import exact_moto_numbers
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
@@ -178,18 +179,7 @@ class Gate:
 
 
 def create_table(client: Any) -> None:
-    client.create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[
-            {"AttributeName": keys.PK, "AttributeType": "S"},
-            {"AttributeName": keys.SK, "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": keys.PK, "KeyType": "HASH"},
-            {"AttributeName": keys.SK, "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_guard_table(client, TABLE)
 
 
 def environment(**overrides: Any) -> dict[str, str]:

@@ -23,6 +23,7 @@ from bedrock_guard.local.bedrock_stub import BedrockStub
 from bedrock_guard.local.converse_replies import Reply
 from bedrock_guard.local.moto_server import MotoServer
 from bedrock_guard.usage_store import MARKER_PREFIX, deserialize
+from tests.aws_tables import create_guard_table
 
 pytestmark = pytest.mark.server
 
@@ -93,18 +94,7 @@ def stand_ins() -> Iterator[tuple[MotoServer, BedrockStub]]:
 
 def create_table(moto_server: MotoServer) -> Any:
     dynamodb = moto_server.client("dynamodb")
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": keys.PK, "KeyType": "HASH"},
-            {"AttributeName": keys.SK, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": keys.PK, "AttributeType": "S"},
-            {"AttributeName": keys.SK, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_guard_table(dynamodb, TABLE)
     registry = {**keys.caller_key(USER), "tier": "dollars", "application": "race"}
     dynamodb.put_item(TableName=TABLE, Item={k: {"S": v} for k, v in registry.items()})
     return dynamodb
