@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 TF_DIRS := $(sort $(dir $(wildcard modules/*/versions.tf environments/*/versions.tf)))
 
-.PHONY: help test lint typecheck pytest checkov validate bench demo schema fmt clean
+.PHONY: help test lint pytest checkov validate bench demo schema fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,8 +32,6 @@ lint: $(BIN)/.installed ## ruff (style, imports, bugbear) and mypy on lambda_src
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-
-typecheck: lint
 
 pytest: $(BIN)/.installed ## the pytest suite
 	$(BIN)/pytest -q
