@@ -126,7 +126,7 @@ class Period:
 
 def period_of(now: datetime) -> Period:
     """The counting period of an instant (naive datetimes are taken as UTC)."""
-    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+    now = _as_utc(now)
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     month_start = day_start.replace(day=1)
     next_month = _add_months(month_start, 1)
@@ -138,6 +138,10 @@ def period_of(now: datetime) -> Period:
         month_resets_at=next_month,
         expires_at=calendar.timegm(expires.utctimetuple()),
     )
+
+
+def _as_utc(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _add_months(first_of_month: datetime, months: int) -> datetime:
@@ -248,8 +252,7 @@ def used_percent(limits: Limits, used: Counters) -> Decimal | None:
 
 def seconds_until(when: datetime, now: datetime) -> int:
     """Whole seconds from ``now`` to ``when``, at least 1 (a Retry-After value)."""
-    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now
-    return max(1, math.ceil((when - now).total_seconds()))
+    return max(1, math.ceil((when - _as_utc(now)).total_seconds()))
 
 
 def iso_utc(when: datetime) -> str:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from bedrock_guard.alarm_messages import AlarmState, metric_dimensions
+from bedrock_guard.alarm_messages import AlarmState, dimension_values, metric_dimensions
 
 METRIC_ALARMS: Final = "MetricAlarms"
 COMPOSITE_ALARMS: Final = "CompositeAlarms"
@@ -102,7 +102,7 @@ class DescribedAlarm:
 
     def dimension_values(self, name: str) -> tuple[str, ...]:
         """Distinct values of dimension ``name`` over every metric of the alarm, in order."""
-        return tuple(dict.fromkeys(value for key, value in self.dimensions if key == name))
+        return dimension_values(self.dimensions, name)
 
 
 def described_alarms(response: Mapping[str, Any]) -> tuple[DescribedAlarm, ...]:

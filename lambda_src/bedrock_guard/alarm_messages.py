@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -80,7 +80,12 @@ class AlarmMessage:
 
     def dimension_values(self, name: str) -> tuple[str, ...]:
         """Distinct values of dimension ``name`` over every metric of the alarm, in order."""
-        return tuple(dict.fromkeys(value for key, value in self.dimensions if key == name))
+        return dimension_values(self.dimensions, name)
+
+
+def dimension_values(dimensions: Iterable[tuple[str, str]], name: str) -> tuple[str, ...]:
+    """Distinct values of dimension ``name`` among (name, value) pairs, in order."""
+    return tuple(dict.fromkeys(value for key, value in dimensions if key == name))
 
 
 def arn_alarm_name(alarm_arn: str) -> str | None:

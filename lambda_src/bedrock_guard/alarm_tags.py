@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bedrock_guard.alarm_messages import split_tag_value
-from bedrock_guard.iam_lock import error_code
+from bedrock_guard.aws_errors import error_code
 
 RESOURCE_NOT_FOUND = "ResourceNotFoundException"
 

@@ -45,8 +45,9 @@ DEFAULT_PRINCIPAL_TAG_KEY: Final = "bedrock-guard:principals"
 _POLICY_ARN_RE = re.compile(
     r"^arn:aws(?:-[a-z]+(?:-[a-z]+)*)?:iam::(?:\d{12}|aws):policy/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,128}$"
 )
-# DynamoDB table names, and the IAM path syntax (a leading and trailing slash).
-_TABLE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+# DynamoDB table names (the operator CLI checks its table with it too), and the IAM path
+# syntax (a leading and trailing slash).
+TABLE_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _PATH_RE = re.compile(r"^/(?:[\x21-\x7e]*/)?$")
 _DIMENSION_RE = re.compile(r"^[\x20-\x7e]{1,255}$")
 _TOPIC_ARN_RE = re.compile(
@@ -89,7 +90,7 @@ def load_config(environ: Mapping[str, str]) -> EnforcerConfig:
             f"{DENY_POLICY_ARN} must be an IAM managed policy ARN, got {policy_arn!r}"
         )
     table = _required(environ, LEDGER_TABLE_NAME)
-    if not _TABLE_NAME_RE.match(table):
+    if not TABLE_NAME_RE.match(table):
         raise ConfigError(f"{LEDGER_TABLE_NAME} is not a DynamoDB table name: {table!r}")
 
     protected_entries = _json_string_list(environ, PROTECTED_PRINCIPALS_JSON, default=[])

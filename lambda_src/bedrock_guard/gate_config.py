@@ -16,8 +16,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from bedrock_guard.accounting import Limits, Window
-from bedrock_guard.gate_request import MAX_MODEL_ALIAS_CHARS, RequestRules
+from bedrock_guard.gate_request import MODEL_ALIAS_RE, RequestRules
 from bedrock_guard.pricing import (
+    Price,
     PriceBook,
     base_model_id,
     is_application_profile,
@@ -61,7 +62,6 @@ DEFAULT_MAX_REQUEST_BYTES: Final = 256 * 1024
 LAMBDA_PAYLOAD_BYTES: Final = 6 * 1024 * 1024
 
 _TIER_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_ALIAS_RE: Final = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_MODEL_ALIAS_CHARS - 1}}}$")
 _TARGET_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,2047}$")
 _TRUE: Final = frozenset({"true", "1", "yes", "on"})
 _FALSE: Final = frozenset({"false", "0", "no", "off", ""})
@@ -98,6 +98,8 @@ class GateConfig:
     # CallerBudgetUsedPercent per registered caller: one billed metric each, which per-caller
     # alarms need and nothing else does.
     caller_metrics: bool = True
+    # The price of every alias that has one, looked up once here rather than per request.
+    route_prices: Mapping[str, Price] = field(default_factory=dict)
     unpriced_aliases: tuple[str, ...] = field(default=())
 
 
@@ -158,9 +160,11 @@ def load_config(environ: Mapping[str, str]) -> GateConfig:
         raise GateConfigError("invalid token gate configuration: " + "; ".join(errors))
 
     prices = PriceBook(overrides)
-    unpriced = tuple(
-        sorted(a for a, route in models.items() if prices.lookup(route.pricing_model) is None)
-    )
+    route_prices = {
+        alias: price
+        for alias, route in models.items()
+        if (price := prices.lookup(route.pricing_model)) is not None
+    }
     return GateConfig(
         table_name=table_name,
         tiers=tiers,
@@ -178,7 +182,8 @@ def load_config(environ: Mapping[str, str]) -> GateConfig:
         metrics_namespace=namespace,
         combined_dimensions=combined,
         caller_metrics=caller_metrics,
-        unpriced_aliases=unpriced,
+        route_prices=route_prices,
+        unpriced_aliases=tuple(sorted(set(models) - set(route_prices))),
     )
 
 
@@ -253,7 +258,7 @@ def parse_model_aliases(text: str | None) -> dict[str, ModelRoute]:
     routes: dict[str, ModelRoute] = {}
     for alias, entry in document.items():
         where = f"MODEL_ALIASES_JSON[{alias!r}]"
-        if not _ALIAS_RE.match(alias):
+        if not MODEL_ALIAS_RE.match(alias):
             raise ValueError(
                 f"{where}: aliases are 1-64 of A-Z a-z 0-9 . _ : - (letter or digit first)"
             )

@@ -31,7 +31,10 @@ PARAMETER_KEYS: Final = frozenset({"max_tokens", "temperature", "top_p", "stop_s
 TAG_KEYS: Final = frozenset({"applicationId", "costCenter", "environment"})
 ROLES: Final = ("user", "assistant")
 
-_ALIAS_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+# Shared with MODEL_ALIASES_JSON, so that every configured alias can be requested.
+MODEL_ALIAS_RE: Final = re.compile(
+    rf"^[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_MODEL_ALIAS_CHARS - 1}}}$"
+)
 _TAG_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/=+@ -]*$")
 CACHE_POINT: Final = {"cachePoint": {"type": "default"}}
 
@@ -187,6 +190,11 @@ def _string(value: Any, field: str, max_chars: int | None = None) -> str:
         raise RequestError(field, "must not be empty or blank")
     if max_chars is not None and len(value) > max_chars:
         raise RequestError(field, f"must be at most {max_chars} characters")
+    return _encodable(value, field)
+
+
+def _encodable(value: str, field: str) -> str:
+    """``value`` if it is valid Unicode (JSON may carry lone surrogates, UTF-8 may not)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as error:
@@ -198,7 +206,7 @@ def _model(value: Any) -> str:
     if value is None:
         raise RequestError("model", "is required (a model alias)")
     alias = _string(value, "model", MAX_MODEL_ALIAS_CHARS)
-    if not _ALIAS_RE.match(alias):
+    if not MODEL_ALIAS_RE.match(alias):
         raise RequestError("model", "must be a model alias (letters, digits, . _ : -)")
     return alias
 
@@ -320,11 +328,7 @@ def _non_empty(value: Any, field: str, max_chars: int) -> str:
         raise RequestError(field, "must be a non-empty string")
     if len(value) > max_chars:
         raise RequestError(field, f"must be at most {max_chars} characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise RequestError(field, "contains an invalid Unicode code point") from error
-    return value
+    return _encodable(value, field)
 
 
 def _tag(value: Any, field: str) -> str:

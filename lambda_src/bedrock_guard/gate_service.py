@@ -125,7 +125,7 @@ def _serve(runtime: GateRuntime, call: GateCall, facts: RequestFacts) -> dict[st
             "InvalidRequest",
             f"model: {request.model!r} is not an allowed model alias; allowed: {allowed}",
         )
-    price = config.prices.lookup(route.pricing_model)
+    price = config.route_prices.get(route.alias)
     if price is None:
         logger.error(
             "model has no price", extra={"alias": route.alias, "pricing": route.pricing_model}

@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bedrock_guard.aws_errors import error_code
 from bedrock_guard.principals import Principal, parse_principal
 
 NO_SUCH_ENTITY = "NoSuchEntity"
@@ -20,11 +21,6 @@ LIMIT_EXCEEDED = "LimitExceeded"
 
 class PolicyLimitError(Exception):
     """IAM refused the attachment: the principal already has its quota of managed policies."""
-
-
-def error_code(error: ClientError) -> str:
-    """The AWS error code of a botocore client error."""
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 class IamLock:

@@ -24,6 +24,7 @@ LOCK#<principal>       EVENT#<iso>#<id>    history: lock, release, unlock, refus
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 PK: Final = "pk"
@@ -39,6 +40,11 @@ OPERATOR_LOCK: Final = "operator"
 PROFILE_ATTRIBUTES: Final = ("tier", "tenant", "cost_center", "application", "environment")
 
 Key = dict[str, str]
+
+
+def attribute_values(strings: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """A key (or a key with string attributes) in the low-level client's ``{"S": ...}`` form."""
+    return {name: {"S": value} for name, value in strings.items()}
 
 
 def caller_key(principal: str) -> Key:

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from bedrock_guard import keys
 from bedrock_guard.alarm_messages import AlarmMessage, AlarmState
-from bedrock_guard.iam_lock import error_code
+from bedrock_guard.aws_errors import error_code
 
 CONDITIONAL_CHECK_FAILED: Final = "ConditionalCheckFailed"
 CONDITIONAL_CHECK_FAILED_EXCEPTION: Final = "ConditionalCheckFailedException"
@@ -73,10 +73,6 @@ def _value(value: str | bool | frozenset[str] | list[str]) -> dict[str, Any]:
 def _item(fields: Mapping[str, str | bool | list[str] | None]) -> dict[str, Any]:
     """A DynamoDB item from plain values; ``None`` and empty values are left out."""
     return {name: _value(value) for name, value in fields.items() if value not in (None, "", [])}
-
-
-def _key(key: keys.Key) -> dict[str, Any]:
-    return {name: {"S": value} for name, value in key.items()}
 
 
 def _condition_failed(error: ClientError) -> bool:
@@ -160,7 +156,9 @@ class Ledger:
                 {
                     "Update": {
                         "TableName": self.table_name,
-                        "Key": _key(keys.lock_alarm_key(principal, message.alarm_arn)),
+                        "Key": keys.attribute_values(
+                            keys.lock_alarm_key(principal, message.alarm_arn)
+                        ),
                         "UpdateExpression": (
                             "SET #state = :ok, #t = :t, #reason = :reason, "
                             "#previous = :previous, #released = :now"
@@ -219,7 +217,7 @@ class Ledger:
                 {
                     "Update": {
                         "TableName": self.table_name,
-                        "Key": _key(keys.lock_state_key(principal)),
+                        "Key": keys.attribute_values(keys.lock_state_key(principal)),
                         "UpdateExpression": "REMOVE #locked_by SET #updated = :now",
                         "ExpressionAttributeNames": {
                             "#locked_by": keys.LOCKED_BY,
@@ -271,7 +269,9 @@ class Ledger:
                 )
 
     def _get(self, key: keys.Key) -> dict[str, Any] | None:
-        response = self._ddb.get_item(TableName=self.table_name, Key=_key(key), ConsistentRead=True)
+        response = self._ddb.get_item(
+            TableName=self.table_name, Key=keys.attribute_values(key), ConsistentRead=True
+        )
         item = response.get("Item")
         return dict(item) if item else None
 
@@ -279,7 +279,7 @@ class Ledger:
         return {
             "Update": {
                 "TableName": self.table_name,
-                "Key": _key(keys.lock_state_key(principal)),
+                "Key": keys.attribute_values(keys.lock_state_key(principal)),
                 "UpdateExpression": f"{verb} #locked_by :holder SET #updated = :now",
                 "ExpressionAttributeNames": {
                     "#locked_by": keys.LOCKED_BY,

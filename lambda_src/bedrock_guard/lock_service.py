@@ -35,7 +35,13 @@ from botocore.config import Config
 
 from bedrock_guard import enforcer_metrics as m
 from bedrock_guard.alarm_lookup import AlarmLookup
-from bedrock_guard.alarm_messages import AlarmMessage, AlarmState, DropReason, MessageError
+from bedrock_guard.alarm_messages import (
+    AlarmMessage,
+    AlarmState,
+    DropReason,
+    MessageError,
+    format_time,
+)
 from bedrock_guard.alarm_tags import AlarmTags
 from bedrock_guard.alarm_verification import alarm_name_to_describe, verify
 from bedrock_guard.enforcer_config import EnforcerConfig
@@ -139,7 +145,7 @@ def _canonical_or_none(raw: str) -> str | None:
 
 def utc_now() -> str:
     """Now, in the ledger's time format."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_time(datetime.now(UTC))
 
 
 class LockService:

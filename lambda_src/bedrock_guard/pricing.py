@@ -153,11 +153,11 @@ class PriceBook:
         An exact entry wins (so a profile id can be priced on its own), then the base model,
         then the base model without a provisioned-throughput context suffix.
         """
-        for candidate in (model, base_model_id(model)):
+        base = base_model_id(model)
+        for candidate in (model, base, _CONTEXT_SUFFIX_RE.sub("", base)):
             if candidate in self._prices:
                 return self._prices[candidate]
-        stripped = _CONTEXT_SUFFIX_RE.sub("", base_model_id(model))
-        return self._prices.get(stripped)
+        return None
 
     def models(self) -> frozenset[str]:
         """Every model id with a price."""

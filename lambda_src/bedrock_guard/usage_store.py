@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bedrock_guard import keys
 from bedrock_guard.accounting import WINDOWS, Amount, Charge, Counters, Period, Window
+from bedrock_guard.aws_errors import error_code
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
@@ -47,6 +48,10 @@ _THROTTLE_CODES: Final = frozenset(
 )
 _THROTTLE_REASONS: Final = frozenset(
     {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+)
+# Every window's counter gets ``:tokens`` or ``:usd`` (names from :func:`_window_names`).
+_ADD_WINDOWS: Final = ", ".join(
+    f"#w{i} {':usd' if w.is_usd else ':tokens'}" for i, w in enumerate(WINDOWS)
 )
 _deserializer = TypeDeserializer()
 
@@ -199,7 +204,7 @@ class UsageStore:
         response = self._call(
             "get_item",
             TableName=self.table_name,
-            Key=_key(keys.caller_key(principal)),
+            Key=keys.attribute_values(keys.caller_key(principal)),
             ConsistentRead=True,
         )
         profile = profile_from_item(principal, response.get("Item"))
@@ -226,8 +231,8 @@ class UsageStore:
         """Hold ``charge`` in every window of ``period`` in one transaction, which succeeds only
         if the registry item is still ``profile``, the caller is not locked, and every limited
         window has used at most its cap (``limit - charge``)."""
-        marker = f"{MARKER_PREFIX}{uuid.uuid4().hex}"
-        reservation = Reservation(profile.principal, period, charge, marker)
+        token = uuid.uuid4().hex
+        reservation = Reservation(profile.principal, period, charge, f"{MARKER_PREFIX}{token}")
         items = [
             {"ConditionCheck": self._registry_check(profile)},
             {"ConditionCheck": self._lock_check(profile.principal)},
@@ -235,9 +240,9 @@ class UsageStore:
         ]
         try:
             # The token makes botocore's own retries of this call idempotent.
-            self.client.transact_write_items(TransactItems=items, ClientRequestToken=marker[4:])
+            self.client.transact_write_items(TransactItems=items, ClientRequestToken=token)
         except ClientError as error:
-            if _code(error) != "TransactionCanceledException":
+            if error_code(error) != "TransactionCanceledException":
                 failure = _store_error("TransactWriteItems", error)
                 if failure.transient:  # a 5xx or throttle after retries: outcome unknown
                     failure.unconfirmed = reservation
@@ -266,7 +271,7 @@ class UsageStore:
             condition = " AND ".join(terms)
         check: dict[str, Any] = {
             "TableName": self.table_name,
-            "Key": _key(keys.caller_key(profile.principal)),
+            "Key": keys.attribute_values(keys.caller_key(profile.principal)),
             "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -278,7 +283,7 @@ class UsageStore:
     def _lock_check(self, principal: str) -> dict[str, Any]:
         return {
             "TableName": self.table_name,
-            "Key": _key(keys.lock_state_key(principal)),
+            "Key": keys.attribute_values(keys.lock_state_key(principal)),
             "ConditionExpression": "attribute_not_exists(#locked)",
             "ExpressionAttributeNames": {"#locked": keys.LOCKED_BY},
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -288,21 +293,17 @@ class UsageStore:
         self, reservation: Reservation, caps: Mapping[Window, Amount], now: float
     ) -> dict[str, Any]:
         period, charge = reservation.period, reservation.charge
-        names = {f"#w{i}": period.attribute(w) for i, w in enumerate(WINDOWS)}
-        names |= {"#exp": keys.TTL_ATTRIBUTE, "#rsv": reservation.marker}
+        names = _window_names(period) | {"#exp": keys.TTL_ATTRIBUTE, "#rsv": reservation.marker}
         values: Item = {
             ":tokens": _n(charge.tokens),
             ":usd": _n(charge.usd),
             ":exp": _n(period.expires_at),
             ":rsv": _marker_value(charge, period, now),
         }
-        adds = ", ".join(
-            f"#w{i} {':usd' if w.is_usd else ':tokens'}" for i, w in enumerate(WINDOWS)
-        )
         update: dict[str, Any] = {
             "TableName": self.table_name,
-            "Key": _key(keys.usage_key(reservation.principal, period.month)),
-            "UpdateExpression": f"ADD {adds} SET #exp = :exp, #rsv = :rsv",
+            "Key": keys.attribute_values(keys.usage_key(reservation.principal, period.month)),
+            "UpdateExpression": f"ADD {_ADD_WINDOWS} SET #exp = :exp, #rsv = :rsv",
             "ExpressionAttributeNames": names,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
@@ -353,23 +354,18 @@ class UsageStore:
 
     def _finish(self, reservation: Reservation, delta: Charge) -> Counters | None:
         period = reservation.period
-        names = {f"#w{i}": period.attribute(w) for i, w in enumerate(WINDOWS)}
-        names["#rsv"] = reservation.marker
-        adds = ", ".join(
-            f"#w{i} {':usd' if w.is_usd else ':tokens'}" for i, w in enumerate(WINDOWS)
-        )
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
-                Key=_key(keys.usage_key(reservation.principal, period.month)),
-                UpdateExpression=f"ADD {adds} REMOVE #rsv",
+                Key=keys.attribute_values(keys.usage_key(reservation.principal, period.month)),
+                UpdateExpression=f"ADD {_ADD_WINDOWS} REMOVE #rsv",
                 ConditionExpression="attribute_exists(#rsv)",
-                ExpressionAttributeNames=names,
+                ExpressionAttributeNames=_window_names(period) | {"#rsv": reservation.marker},
                 ExpressionAttributeValues={":tokens": _n(delta.tokens), ":usd": _n(delta.usd)},
                 ReturnValues="UPDATED_NEW",
             )
         except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
+            if error_code(error) == "ConditionalCheckFailedException":
                 return None
             raise _store_error("UpdateItem", error) from error
         except BotoCoreError as error:
@@ -388,8 +384,9 @@ class UsageStore:
         return response
 
 
-def _key(key: keys.Key) -> Item:
-    return {name: {"S": value} for name, value in key.items()}
+def _window_names(period: Period) -> dict[str, str]:
+    """``#w<i>``: the counter attribute of window ``i`` of :data:`WINDOWS` in ``period``."""
+    return {f"#w{i}": period.attribute(w) for i, w in enumerate(WINDOWS)}
 
 
 def _marker_value(charge: Charge, period: Period, now: float) -> AttributeValue:
@@ -403,12 +400,8 @@ def _marker_value(charge: Charge, period: Period, now: float) -> AttributeValue:
     }
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def _store_error(operation: str, error: ClientError) -> StoreError:
-    code = _code(error)
+    code = error_code(error)
     return StoreError(f"{operation} failed: {code}", transient=code in _THROTTLE_CODES)
 
 

@@ -24,6 +24,7 @@ from bedrock_guard.lock_service import Home, LockService
 from bedrock_guard.principals import parse_principal
 from bedrock_guard.protection import ProtectedPrincipals
 from tests.aws_tables import create_guard_table
+from tests.enforcer.moto_account import LAMBDA_TRUST_POLICY, MotoAccount
 
 ACCOUNT = "123456789012"
 TABLE = "bedrock-guard-cli-test"
@@ -69,39 +70,12 @@ def s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
-def key(k: keys.Key) -> dict[str, Any]:
-    return {name: s(value) for name, value in k.items()}
-
-
 @dataclass
-class World:
+class World(MotoAccount):
     """Clients on the seeded account, and what tests ask of it."""
 
-    ddb: Any
-    iam: Any
-    cloudwatch: Any
-
-    def attached(self, arn: str) -> bool:
-        kind, _, rest = arn.split(":", 5)[5].partition("/")
-        name = rest.rsplit("/", 1)[-1]
-        if kind == "user":
-            policies = self.iam.list_attached_user_policies(UserName=name)["AttachedPolicies"]
-        else:
-            policies = self.iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
-        return any(p["PolicyArn"] == POLICY_ARN for p in policies)
-
-    def holders(self, principal: str) -> set[str]:
-        item = self.ddb.get_item(
-            TableName=TABLE, Key=key(keys.lock_state_key(principal)), ConsistentRead=True
-        ).get("Item", {})
-        return set(item.get(keys.LOCKED_BY, {}).get("SS", []))
-
     def events(self, principal: str, action: str) -> list[dict[str, Any]]:
-        items = self.ddb.query(
-            TableName=TABLE,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :e)",
-            ExpressionAttributeValues={":pk": s(keys.lock_partition(principal)), ":e": s("EVENT#")},
-        )["Items"]
+        items = self.event_items(principal)
         return [item for item in items if item.get("action", {}).get("S") == action]
 
     def service(self) -> LockService:
@@ -118,10 +92,6 @@ class World:
             Ledger(self.ddb, TABLE),
             AlarmTags(self.cloudwatch),
         )
-
-
-def create_table(ddb: Any, name: str = TABLE) -> None:
-    create_guard_table(ddb, name)
 
 
 def alarm_message(principal: str) -> str:
@@ -141,21 +111,13 @@ def alarm_message(principal: str) -> str:
 def seed(ddb: Any, iam: Any, cloudwatch: Any) -> World:
     """Table, policy, principals, registry, usage; bob locked by an alarm, the app role by an
     operator (both through the enforcer's own code, so the ledger items are the real ones)."""
-    create_table(ddb)
+    create_guard_table(ddb, TABLE)
     iam.create_policy(PolicyName=POLICY_NAME, PolicyDocument=json.dumps(DENY_DOCUMENT))
     for user in ("alice", "bob", "carol", "ops-lead"):
         iam.create_user(UserName=user)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    iam.create_role(RoleName="app-role", Path="/apps/", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.create_role(
+        RoleName="app-role", Path="/apps/", AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY
+    )
 
     registry = {
         ALICE: {
@@ -175,7 +137,7 @@ def seed(ddb: Any, iam: Any, cloudwatch: Any) -> World:
         APP_ROLE: {"tier": "standard", "tenant": "batch", "cost_center": "cc-sales"},
     }
     for principal, attributes in registry.items():
-        item = key(keys.caller_key(principal)) | {k: s(v) for k, v in attributes.items()}
+        item = keys.attribute_values(keys.caller_key(principal) | attributes)
         ddb.put_item(TableName=TABLE, Item=item)
 
     usage: dict[str, dict[str, Any]] = {
@@ -199,15 +161,15 @@ def seed(ddb: Any, iam: Any, cloudwatch: Any) -> World:
         API_KEY_CALLER: {"month_tokens": n(42), "month_usd": n("0.001"), "d05_tokens": n(42)},
     }
     for principal, counters in usage.items():
-        item = key(keys.usage_key(principal, MONTH)) | counters
+        item = keys.attribute_values(keys.usage_key(principal, MONTH)) | counters
         ddb.put_item(TableName=TABLE, Item=item)
-    older = key(keys.usage_key(ALICE, "2026-10")) | {
+    older = keys.attribute_values(keys.usage_key(ALICE, "2026-10")) | {
         "month_tokens": n(99),
         "month_usd": n("9"),
     }
     ddb.put_item(TableName=TABLE, Item=older)
 
-    world = World(ddb, iam, cloudwatch)
+    world = World(iam=iam, ddb=ddb, cloudwatch=cloudwatch, table=TABLE, policy_arn=POLICY_ARN)
     service = world.service()
     home = Home("aws", ACCOUNT)
     # What the enforcer does for an ALARM: attach, then record (lock_service's order).

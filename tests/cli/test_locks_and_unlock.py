@@ -23,7 +23,6 @@ from tests.cli.conftest import (
     POLICY_ARN,
     TABLE,
     World,
-    key,
 )
 
 POLICY = ("--deny-policy-arn", POLICY_ARN)
@@ -223,7 +222,7 @@ def test_an_alarm_lock_recorded_during_the_unlock_stands(
         clear(self, principal, **kwargs)
         self._ddb.update_item(
             TableName=TABLE,
-            Key=key(keys.lock_state_key(principal)),
+            Key=keys.attribute_values(keys.lock_state_key(principal)),
             UpdateExpression="ADD #by :h",
             ExpressionAttributeNames={"#by": keys.LOCKED_BY},
             ExpressionAttributeValues={":h": {"SS": [ALARM_ARN]}},

@@ -22,6 +22,7 @@ import pytest
 
 from bedrock_guard import keys
 from tests.aws_tables import create_guard_table
+from tests.enforcer.moto_account import LAMBDA_TRUST_POLICY, MotoAccount
 
 ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"
@@ -355,59 +356,29 @@ class Alarms:
 
 
 @dataclass
-class World:
+class World(MotoAccount):
     """Handles on the moto account the enforcer runs against."""
-
-    iam: Any
-    ddb: Any
-    cloudwatch: Any
-
-    def attached(self, arn: str) -> bool:
-        """Whether IAM shows the deny policy attached to the user or role ``arn`` names."""
-        kind, _, name = arn.split(":", 5)[5].partition("/")
-        name = name.rsplit("/", 1)[-1]
-        if kind == "user":
-            policies = self.iam.list_attached_user_policies(UserName=name)["AttachedPolicies"]
-        else:
-            policies = self.iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
-        return any(policy["PolicyArn"] == POLICY_ARN for policy in policies)
-
-    def holders(self, principal: str) -> set[str]:
-        item = self.ddb.get_item(
-            TableName=TABLE, Key=_key(keys.lock_state_key(principal)), ConsistentRead=True
-        ).get("Item", {})
-        return set(item.get(keys.LOCKED_BY, {}).get("SS", []))
 
     def alarm_record(self, principal: str, alarm_arn: str) -> dict[str, Any] | None:
         item = self.ddb.get_item(
-            TableName=TABLE,
-            Key=_key(keys.lock_alarm_key(principal, alarm_arn)),
+            TableName=self.table,
+            Key=keys.attribute_values(keys.lock_alarm_key(principal, alarm_arn)),
             ConsistentRead=True,
         ).get("Item")
         return None if item is None else {name: _plain(value) for name, value in item.items()}
 
     def events(self, principal: str) -> list[dict[str, Any]]:
-        items = self.ddb.query(
-            TableName=TABLE,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :event)",
-            ExpressionAttributeValues={
-                ":pk": {"S": keys.lock_partition(principal)},
-                ":event": {"S": "EVENT#"},
-            },
-            ConsistentRead=True,
-        )["Items"]
-        return [{name: _plain(value) for name, value in item.items()} for item in items]
+        return [
+            {name: _plain(value) for name, value in item.items()}
+            for item in self.event_items(principal)
+        ]
 
     def table_items(self) -> list[dict[str, Any]]:
-        items = self.ddb.scan(TableName=TABLE, ConsistentRead=True)["Items"]
+        items = self.ddb.scan(TableName=self.table, ConsistentRead=True)["Items"]
         return sorted(
             ({name: _plain(value) for name, value in item.items()} for item in items),
             key=lambda item: (item["pk"], item["sk"]),
         )
-
-
-def _key(key: keys.Key) -> dict[str, Any]:
-    return {name: {"S": value} for name, value in key.items()}
 
 
 def _plain(value: dict[str, Any]) -> Any:
@@ -417,30 +388,14 @@ def _plain(value: dict[str, Any]) -> Any:
     return inner
 
 
-def create_ledger_table(ddb: Any) -> None:
-    create_guard_table(ddb, TABLE)
-
-
 @pytest.fixture
 def world(aws: None) -> World:
     """The ledger table, the deny policy, and the users and roles the tests lock."""
     iam = boto3.client("iam")
     ddb = boto3.client("dynamodb")
     cloudwatch = boto3.client("cloudwatch")
-    create_ledger_table(ddb)
+    create_guard_table(ddb, TABLE)
     iam.create_policy(PolicyName=POLICY_NAME, PolicyDocument=json.dumps(DENY_DOCUMENT))
-    trust = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    )
     for user in ("alice", "bob"):
         iam.create_user(UserName=user)
     for name, path in (
@@ -449,8 +404,8 @@ def world(aws: None) -> World:
         ("breakglass", "/ops/"),
         ("outsider", "/outside/"),
     ):
-        iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=trust)
-    return World(iam, ddb, cloudwatch)
+        iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY)
+    return World(iam=iam, ddb=ddb, cloudwatch=cloudwatch, table=TABLE, policy_arn=POLICY_ARN)
 
 
 @pytest.fixture

@@ -299,7 +299,7 @@ def test_release_racing_a_new_lock_restores_the_policy(
         # Another alarm records its hold right after our holder read.
         world.ddb.update_item(
             TableName=enforcer.CONFIG.ledger_table_name,
-            Key={name: {"S": value} for name, value in keys.lock_state_key(ALICE).items()},
+            Key=keys.attribute_values(keys.lock_state_key(ALICE)),
             UpdateExpression="ADD locked_by :other",
             ExpressionAttributeValues={":other": {"SS": [monthly]}},
         )

@@ -300,7 +300,7 @@ def test_an_operator_lock_outlasts_the_alarm(
     enforcer.handler(alarms.fire_event(state="ALARM"), lambda_context)
     world.ddb.update_item(
         TableName=enforcer.CONFIG.ledger_table_name,
-        Key={name: {"S": value} for name, value in keys.lock_state_key(ALICE).items()},
+        Key=keys.attribute_values(keys.lock_state_key(ALICE)),
         UpdateExpression="ADD locked_by :operator",
         ExpressionAttributeValues={":operator": {"SS": [keys.OPERATOR_LOCK]}},
     )

@@ -155,20 +155,26 @@ class Gate:
 
     def register(self, principal: str, **attributes: str) -> None:
         item = {**keys.caller_key(principal), **attributes}
-        self.dynamodb.put_item(TableName=TABLE, Item={k: {"S": v} for k, v in item.items()})
+        self.dynamodb.put_item(TableName=TABLE, Item=keys.attribute_values(item))
 
     def lock(self, principal: str, *holders: str) -> None:
         self.dynamodb.put_item(
             TableName=TABLE,
             Item={
-                **{k: {"S": v} for k, v in keys.lock_state_key(principal).items()},
+                **keys.attribute_values(keys.lock_state_key(principal)),
                 keys.LOCKED_BY: {"SS": list(holders)},
             },
         )
 
+    def fill(self, principal: str, **counters: int | str) -> None:
+        """Store usage for the current period directly, as earlier requests would have."""
+        item = keys.attribute_values(keys.usage_key(principal, "2026-11"))
+        item |= {name: {"N": str(value)} for name, value in counters.items()}
+        self.dynamodb.put_item(TableName=TABLE, Item=item)
+
     def usage(self, principal: str, month: str = "2026-11") -> dict[str, Any]:
         response = self.dynamodb.get_item(
-            TableName=TABLE, Key={k: {"S": v} for k, v in keys.usage_key(principal, month).items()}
+            TableName=TABLE, Key=keys.attribute_values(keys.usage_key(principal, month))
         )
         return deserialize(response.get("Item", {}))
 

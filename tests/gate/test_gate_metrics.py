@@ -98,15 +98,7 @@ def test_denied_request_counts_and_reports_the_budget(
     gate: Gate, capsys: pytest.CaptureFixture[str]
 ) -> None:
     gate.register(ROLE, tier="standard", cost_center="cc-42")
-    gate.dynamodb.put_item(
-        TableName="bedrock-guard-usage-test",
-        Item={
-            "pk": {"S": f"USAGE#{ROLE}"},
-            "sk": {"S": "MONTH#2026-11"},
-            "d23_tokens": {"N": "19990"},
-            "month_tokens": {"N": "19990"},
-        },
-    )
+    gate.fill(ROLE, d23_tokens=19990, month_tokens=19990)
     assert gate.invoke(request_body())[0] == 429
     request, (caller,) = split(emf_records(capsys.readouterr().out))
     names = {m["Name"] for m in definition(request)["Metrics"]}

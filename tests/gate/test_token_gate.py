@@ -171,20 +171,13 @@ def test_base64_event_body(gate: Gate) -> None:
 # Refusals ---------------------------------------------------------------------------------------
 
 
-def fill(gate: Gate, principal: str, **counters: int | str) -> None:
-    """Store usage for the current period directly, as earlier requests would have."""
-    item = {k: {"S": v} for k, v in keys.usage_key(principal, "2026-11").items()}
-    item |= {name: {"N": str(value)} for name, value in counters.items()}
-    gate.dynamodb.put_item(TableName=TABLE, Item=item)
-
-
 def assert_nothing_changed(gate: Gate, before: dict[str, Any]) -> None:
     assert gate.usage(ROLE) == before
     assert gate.bedrock.calls == []
 
 
 def test_exhausted_daily_budget_is_429_and_never_reaches_bedrock(gate: Gate) -> None:
-    fill(gate, ROLE, d23_tokens=19990, month_tokens=19990)
+    gate.fill(ROLE, d23_tokens=19990, month_tokens=19990)
     before = gate.usage(ROLE)
     status, body, headers = gate.invoke(request_body())
 
@@ -200,7 +193,7 @@ def test_exhausted_daily_budget_is_429_and_never_reaches_bedrock(gate: Gate) -> 
 
 
 def test_monthly_window_refuses_until_the_next_month(gate: Gate) -> None:
-    fill(gate, ROLE, month_tokens=99990, d01_tokens=99990)
+    gate.fill(ROLE, month_tokens=99990, d01_tokens=99990)
     status, body, headers = gate.invoke(request_body())
     assert status == 429
     assert body["error"]["limit"] == "monthly_tokens"
@@ -234,7 +227,7 @@ def test_daily_window_resets_at_utc_midnight(make_gate: Callable[..., Gate]) -> 
 
 
 def test_new_month_starts_from_zero(gate: Gate) -> None:
-    fill(gate, ROLE, month_tokens=99990, d23_tokens=19990)
+    gate.fill(ROLE, month_tokens=99990, d23_tokens=19990)
     gate.now[0] = datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC)
     gate.bedrock.reply()
     assert gate.invoke(request_body())[0] == 200
@@ -285,7 +278,7 @@ def test_lock_released_lets_the_caller_back(gate: Gate) -> None:
     assert gate.invoke(request_body())[0] == 403
     gate.dynamodb.update_item(
         TableName=TABLE,
-        Key={k: {"S": v} for k, v in keys.lock_state_key(ROLE).items()},
+        Key=keys.attribute_values(keys.lock_state_key(ROLE)),
         UpdateExpression="REMOVE locked_by",
     )
     gate.bedrock.reply()

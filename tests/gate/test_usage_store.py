@@ -47,7 +47,7 @@ def store(client: Any) -> UsageStore:
 
 
 def usage_item(client: Any) -> dict[str, Any]:
-    key = {k: {"S": v} for k, v in keys.usage_key(ROLE, PERIOD.month).items()}
+    key = keys.attribute_values(keys.usage_key(ROLE, PERIOD.month))
     return deserialize(client.get_item(TableName=TABLE, Key=key).get("Item", {}))
 
 
@@ -122,7 +122,7 @@ def test_locked_caller_is_refused_with_the_holders(store: UsageStore, client: An
     client.put_item(
         TableName=TABLE,
         Item={
-            **{k: {"S": v} for k, v in keys.lock_state_key(ROLE).items()},
+            **keys.attribute_values(keys.lock_state_key(ROLE)),
             keys.LOCKED_BY: {"SS": ["operator", "arn:aws:cloudwatch:us-east-1:1:alarm:x"]},
         },
     )
@@ -133,7 +133,7 @@ def test_locked_caller_is_refused_with_the_holders(store: UsageStore, client: An
 
 def put_profile(client: Any, **attributes: str) -> None:
     item = {**keys.caller_key(ROLE), **attributes}
-    client.put_item(TableName=TABLE, Item={k: {"S": v} for k, v in item.items()})
+    client.put_item(TableName=TABLE, Item=keys.attribute_values(item))
 
 
 def test_registry_check_reports_the_stored_profile(store: UsageStore, client: Any) -> None:
@@ -152,7 +152,7 @@ def test_registry_check_reports_the_stored_profile(store: UsageStore, client: An
     assert again.profile.text("environment") == "prod"
 
     # A deleted registry item turns the caller back into an unregistered one.
-    client.delete_item(TableName=TABLE, Key={k: {"S": v} for k, v in keys.caller_key(ROLE).items()})
+    client.delete_item(TableName=TABLE, Key=keys.attribute_values(keys.caller_key(ROLE)))
     gone = reserve(store, Charge(1, Decimal(0)), again.profile)
     assert isinstance(gone, RegistryChanged)
     assert gone.profile == UNREGISTERED

@@ -19,10 +19,10 @@ import boto3
 from botocore.config import Config
 
 from bedrock_guard.cli.errors import CliError, ExitCode
+from bedrock_guard.enforcer_config import TABLE_NAME_RE
 
 TABLE_ENV: Final = ("USAGE_TABLE_NAME", "LEDGER_TABLE_NAME")
 TABLE_OUTPUT: Final = "table_name"
-_TABLE_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _ENDPOINT_RE: Final = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
 # Standard retries back off on throttling; timeouts keep a dead endpoint from hanging a shell.
 CLIENT_CONFIG: Final = Config(
@@ -142,7 +142,7 @@ class Context:
                 "or give --tf-outputs with a table_name output",
                 ExitCode.USAGE,
             )
-        if not _TABLE_NAME_RE.match(name):
+        if not TABLE_NAME_RE.match(name):
             raise CliError(f"{name!r} (from {source}) is not a DynamoDB table name", ExitCode.USAGE)
         self.resolved_table = name
         return name

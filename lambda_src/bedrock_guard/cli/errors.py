@@ -25,6 +25,8 @@ from botocore.exceptions import (
     UnauthorizedSSOTokenError,
 )
 
+from bedrock_guard.aws_errors import error_code
+
 
 class ExitCode(IntEnum):
     """The process exit status of every command."""
@@ -102,11 +104,6 @@ _CREDENTIAL_ERRORS: Final = (
 )
 _NETWORK_ERRORS: Final = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)
 _MAX_DETAIL: Final = 300
-
-
-def error_code(error: ClientError) -> str:
-    """The AWS error code of a client error."""
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _detail(error: ClientError) -> str:

@@ -14,6 +14,7 @@ from bedrock_guard import keys
 from bedrock_guard.alarm_tags import AlarmTags
 from bedrock_guard.cli.context import Context
 from bedrock_guard.cli.errors import CliError, ExitCode
+from bedrock_guard.cli.table_reader import get_item
 from bedrock_guard.enforcer_config import (
     DENY_POLICY_ARN,
     LEDGER_TABLE_NAME,
@@ -99,8 +100,7 @@ def describe_holder(client: Any, table: str, principal: str, holder: str) -> Hol
             reason=_text(event, "operator_reason"),
             requested_by=_text(event, "requested_by"),
         )
-    key = {name: {"S": value} for name, value in keys.lock_alarm_key(principal, holder).items()}
-    item = client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+    item = get_item(client, table, keys.lock_alarm_key(principal, holder))
     record = deserialize(item) if item else {}
     return Holder(
         holder,

@@ -11,9 +11,10 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
+from bedrock_guard.aws_errors import error_code
 from bedrock_guard.cli.context import Context
 from bedrock_guard.cli.cost_explorer import METRIC, costs_by_tag, discover_services
-from bedrock_guard.cli.errors import ACCESS_DENIED_CODES, CliError, ExitCode, error_code
+from bedrock_guard.cli.errors import ACCESS_DENIED_CODES, CliError, ExitCode
 from bedrock_guard.cli.months import Month, current_month, parse_month
 from bedrock_guard.cli.output import Output, new_table, usd_human
 from bedrock_guard.cli.table_reader import CallerMonth, read_month
@@ -65,8 +66,9 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def run(ctx: Context, args: argparse.Namespace, out: Output) -> int:
-    month: Month = args.month or current_month()
-    if (month.year, month.number) > (current_month().year, current_month().number):
+    this_month = current_month()
+    month: Month = args.month or this_month
+    if (month.year, month.number) > (this_month.year, this_month.number):
         raise CliError(f"{month} is in the future: Cost Explorer has no data yet", ExitCode.USAGE)
     configured = _configured_services(ctx, args.service)
     table = ctx.table_name()  # settings are checked before the first (billed) request

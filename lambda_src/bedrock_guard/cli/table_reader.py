@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from bedrock_guard import keys
-from bedrock_guard.usage_store import MARKER_PREFIX, deserialize
+from bedrock_guard.usage_store import MARKER_PREFIX, deserialize, profile_from_item
 
 USAGE_PREFIX: Final = "USAGE#"
 CALLER_PREFIX: Final = "CALLER#"
@@ -61,18 +61,18 @@ class CallerMonth:
         return (self.profile or {}).get(name)
 
 
-def _key(key: keys.Key) -> dict[str, Any]:
-    return {name: {"S": value} for name, value in key.items()}
+def get_item(client: Any, table: str, key: keys.Key) -> dict[str, Any] | None:
+    """One (raw) item, strongly consistent; ``None`` when there is none."""
+    response = client.get_item(TableName=table, Key=keys.attribute_values(key), ConsistentRead=True)
+    item = response.get("Item")
+    return dict(item) if item else None
 
 
-def profile_of(item: dict[str, Any]) -> dict[str, str]:
-    """The registry attributes of a (raw) profile item that are non-empty strings."""
-    values = deserialize(item)
-    return {
-        name: value
-        for name in keys.PROFILE_ATTRIBUTES
-        if isinstance(value := values.get(name), str) and value
-    }
+def profile_of(principal: str, item: dict[str, Any]) -> dict[str, str]:
+    """The registry attributes of a (raw) profile item, as the gate reads them: non-empty
+    strings only."""
+    profile = profile_from_item(principal, item)
+    return {name: value for name in keys.PROFILE_ATTRIBUTES if (value := profile.text(name))}
 
 
 def usage_of(item: dict[str, Any]) -> tuple[Amounts, dict[str, Amounts], Reserved]:
@@ -99,15 +99,9 @@ def usage_of(item: dict[str, Any]) -> tuple[Amounts, dict[str, Amounts], Reserve
 
 def read_caller(client: Any, table: str, principal: str, month: str) -> CallerMonth:
     """One caller's month: usage item, registry item and lock state (three GetItems)."""
-
-    def get(key: keys.Key) -> dict[str, Any] | None:
-        response = client.get_item(TableName=table, Key=_key(key), ConsistentRead=True)
-        item = response.get("Item")
-        return dict(item) if item else None
-
-    usage = get(keys.usage_key(principal, month))
-    profile = get(keys.caller_key(principal))
-    lock = get(keys.lock_state_key(principal))
+    usage = get_item(client, table, keys.usage_key(principal, month))
+    profile = get_item(client, table, keys.caller_key(principal))
+    lock = get_item(client, table, keys.lock_state_key(principal))
     return _caller(principal, usage, profile, lock)
 
 
@@ -162,7 +156,7 @@ def _caller(
     holders = (lock or {}).get(keys.LOCKED_BY, {}).get("SS", [])
     return CallerMonth(
         principal=principal,
-        profile=profile_of(profile) if profile else None,
+        profile=profile_of(principal, profile) if profile else None,
         month=month,
         days=days,
         reserved=reserved,

@@ -12,8 +12,9 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from bedrock_guard import operator_actions
+from bedrock_guard.aws_errors import error_code
 from bedrock_guard.cli.context import Context
-from bedrock_guard.cli.errors import CliError, ExitCode, error_code
+from bedrock_guard.cli.errors import CliError, ExitCode
 from bedrock_guard.cli.locking import build_service, deny_policy_arn
 from bedrock_guard.cli.output import Output
 from bedrock_guard.iam_lock import NO_SUCH_ENTITY

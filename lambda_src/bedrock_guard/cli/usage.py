@@ -6,6 +6,7 @@ import argparse
 from decimal import Decimal
 from typing import Any, Final
 
+from bedrock_guard import keys
 from bedrock_guard.cli.context import Context
 from bedrock_guard.cli.errors import CliError, ExitCode
 from bedrock_guard.cli.limits import Standing, TierSettings, limits_json, load_tiers, standing
@@ -240,10 +241,7 @@ def render(out: Output, document: dict[str, Any], *, detailed: bool) -> None:
 def _render_detail(out: Output, entry: dict[str, Any]) -> None:
     out.line(
         "Registry: "
-        + ", ".join(
-            f"{name}={entry[name] or '-'}"
-            for name in ("tier", "tenant", "cost_center", "application", "environment")
-        )
+        + ", ".join(f"{name}={entry[name] or '-'}" for name in keys.PROFILE_ATTRIBUTES)
         + ("" if entry["registered"] else " (not registered)")
     )
     if entry["locked_by"]:
