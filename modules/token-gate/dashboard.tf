@@ -52,6 +52,8 @@ locals {
     { dimension = "CostCenter", title = "cost centre" },
     { dimension = "Application", title = "application" },
   ]
+  # AWS/Bedrock's per-ModelId metrics: one column each in both Bedrock rows.
+  dashboard_bedrock_metrics = ["Invocations", "InputTokenCount", "OutputTokenCount"]
 
   # Rows from the top; the optional ones push the rest down.
   dashboard_has_profiles          = length(var.dashboard.bedrock_model_ids) > 0
@@ -177,7 +179,7 @@ locals {
   ])
 
   dashboard_bedrock = [
-    for column, metric in ["Invocations", "InputTokenCount", "OutputTokenCount"] : {
+    for column, metric in local.dashboard_bedrock_metrics : {
       type   = "metric"
       x      = column * 8
       y      = local.dashboard_y_bedrock
@@ -199,7 +201,7 @@ locals {
   ]
 
   dashboard_profiles = [
-    for column, metric in ["Invocations", "InputTokenCount", "OutputTokenCount"] : {
+    for column, metric in local.dashboard_bedrock_metrics : {
       type   = "metric"
       x      = column * 8
       y      = local.dashboard_y_profiles

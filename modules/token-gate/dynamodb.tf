@@ -37,9 +37,28 @@ resource "aws_dynamodb_table" "this" {
   tags = var.tags
 }
 
-# Registry items: CALLER#<canonical principal> / PROFILE with exactly the attribute names of
-# keys.PROFILE_ATTRIBUTES. Terraform owns these items; edits made elsewhere are reverted on the
-# next apply.
+# Registry items: CALLER#<principal> / PROFILE. Terraform owns these items; edits made elsewhere
+# are reverted on the next apply.
+locals {
+  # Every attribute but pk, the same for both kinds of caller: exactly the attribute names of
+  # keys.PROFILE_ATTRIBUTES, environment only when set. Keyed like the resource of that kind.
+  caller_profiles = {
+    for kind, callers in { caller = local.registered_callers, api_key_caller = var.api_key_callers } : kind => {
+      for key, caller in callers : key => merge(
+        {
+          sk          = { S = "PROFILE" }
+          tier        = { S = caller.tier }
+          tenant      = { S = caller.tenant }
+          cost_center = { S = caller.cost_center }
+          application = { S = caller.application }
+        },
+        { for name, value in { environment = caller.environment } : name => { S = value } if value != null },
+      )
+    }
+  }
+}
+
+# IAM callers, keyed by canonical principal.
 resource "aws_dynamodb_table_item" "caller" {
   for_each = local.registered_callers
 
@@ -48,15 +67,8 @@ resource "aws_dynamodb_table_item" "caller" {
   range_key  = aws_dynamodb_table.this.range_key
 
   item = jsonencode(merge(
-    {
-      pk          = { S = "CALLER#${each.key}" }
-      sk          = { S = "PROFILE" }
-      tier        = { S = each.value.tier }
-      tenant      = { S = each.value.tenant }
-      cost_center = { S = each.value.cost_center }
-      application = { S = each.value.application }
-    },
-    { for name, value in { environment = each.value.environment } : name => { S = value } if value != null },
+    { pk = { S = "CALLER#${each.key}" } },
+    local.caller_profiles.caller[each.key],
   ))
 
   lifecycle {
@@ -81,15 +93,8 @@ resource "aws_dynamodb_table_item" "api_key_caller" {
   range_key  = aws_dynamodb_table.this.range_key
 
   item = jsonencode(merge(
-    {
-      pk          = { S = "CALLER#apikey:${each.value.api_key_id}" }
-      sk          = { S = "PROFILE" }
-      tier        = { S = each.value.tier }
-      tenant      = { S = each.value.tenant }
-      cost_center = { S = each.value.cost_center }
-      application = { S = each.value.application }
-    },
-    { for name, value in { environment = each.value.environment } : name => { S = value } if value != null },
+    { pk = { S = "CALLER#apikey:${each.value.api_key_id}" } },
+    local.caller_profiles.api_key_caller[each.key],
   ))
 
   lifecycle {

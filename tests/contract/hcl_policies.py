@@ -6,22 +6,14 @@ import fnmatch
 import re
 from typing import Any
 
+from tests.terraform.hcl_blocks import statement_blocks
 from tests.terraform.tfload import TfModule, body
-
-
-def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [body(s) for s in document.get("statement", [])]
-    for dynamic in document.get("dynamic", []):
-        for name, spec in body(dynamic).items():
-            if name == "statement":
-                found += [body(content) for content in body(spec).get("content", [])]
-    return found
 
 
 def allowed_actions(module: TfModule, document: str) -> set[str]:
     """Literal actions of the Allow statements of ``data "aws_iam_policy_document" <document>``."""
     actions: set[str] = set()
-    for statement in _statements(module.data[("aws_iam_policy_document", document)].body):
+    for statement in statement_blocks(module.data[("aws_iam_policy_document", document)].body):
         if statement.get("effect", "Allow") != "Allow":
             continue
         listed = statement.get("actions", [])

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bedrock_guard.pricing import GEO_PREFIXES
+from tests.terraform.hcl_blocks import resources_of, statement_blocks
 from tests.terraform.tfload import REPO, TfModule, body, load_module
 
 MODULE_DIR = REPO / "modules" / "aip-tenant"
@@ -126,10 +127,6 @@ def _local_name(expression: str) -> str | None:
     return match[1] if match else None
 
 
-def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return [body(statement) for statement in document.get("statement", [])]
-
-
 def _conditions(statement: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
     return {
         body(condition)["variable"]: (body(condition)["test"], list(body(condition)["values"]))
@@ -142,27 +139,25 @@ def _conditions(statement: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
 
 def alarm_action_problems(module: TfModule, topic: str = TOPIC) -> list[str]:
     """Every metric alarm notifies exactly ``topic`` on ALARM and on OK, and nothing else."""
-    alarms = {n: b for (t, n), b in module.resources.items() if t == "aws_cloudwatch_metric_alarm"}
+    alarms = resources_of(module, "aws_cloudwatch_metric_alarm")
     problems = [] if alarms else ["no aws_cloudwatch_metric_alarm in the module"]
     for name, alarm in alarms.items():
         for argument in ("alarm_actions", "ok_actions"):
-            if alarm.body.get(argument) != [topic]:
-                problems.append(f"{name}.{argument} is {alarm.body.get(argument)!r}, not [{topic}]")
-        if alarm.body.get("insufficient_data_actions"):
+            if alarm.get(argument) != [topic]:
+                problems.append(f"{name}.{argument} is {alarm.get(argument)!r}, not [{topic}]")
+        if alarm.get("insufficient_data_actions"):
             problems.append(f"{name} notifies on INSUFFICIENT_DATA, which the enforcer ignores")
-        if str(alarm.body.get("actions_enabled", True)).lower() == "false":
+        if str(alarm.get("actions_enabled", True)).lower() == "false":
             problems.append(f"{name} has its actions disabled")
     return problems
 
 
 def profile_cost_tag_problems(module: TfModule) -> list[str]:
     """Every inference profile's tags end with an object holding the three cost tag keys."""
-    profiles = {
-        n: b for (t, n), b in module.resources.items() if t == "aws_bedrock_inference_profile"
-    }
+    profiles = resources_of(module, "aws_bedrock_inference_profile")
     problems = [] if profiles else ["no aws_bedrock_inference_profile in the module"]
     for name, profile in profiles.items():
-        tags = str(profile.body.get("tags", ""))
+        tags = str(profile.get("tags", ""))
         merged = re.fullmatch(r"\$\{merge\((.*)\)\}", tags, re.S)
         arguments = _top_level_parts(merged[1]) if merged else [tags]
         last = arguments[-1].strip()
@@ -197,14 +192,14 @@ def model_alias_problems(module: TfModule) -> list[str]:
 
 def logging_trust_problems(module: TfModule) -> list[str]:
     """The invocation logging role trusts Bedrock only with aws:SourceAccount and aws:SourceArn."""
-    roles = {n: b for (t, n), b in module.resources.items() if t == "aws_iam_role"}
+    roles = resources_of(module, "aws_iam_role")
     problems = [] if roles else ["no aws_iam_role in the module"]
     for name, role in roles.items():
-        match = DOCUMENT_JSON.fullmatch(str(role.body.get("assume_role_policy")))
+        match = DOCUMENT_JSON.fullmatch(str(role.get("assume_role_policy")))
         if not match or ("aws_iam_policy_document", match[1]) not in module.data:
             problems.append(f"{name}: assume_role_policy is not an aws_iam_policy_document")
             continue
-        statements = _statements(module.data[("aws_iam_policy_document", match[1])].body)
+        statements = statement_blocks(module.data[("aws_iam_policy_document", match[1])].body)
         if not statements:
             problems.append(f"{name}: the trust policy has no statement")
         for statement in statements:
@@ -231,14 +226,14 @@ def logging_trust_problems(module: TfModule) -> list[str]:
 
 def logging_permission_problems(module: TfModule) -> list[str]:
     """The logging role may only create and write Bedrock's one log stream."""
-    policies = {n: b for (t, n), b in module.resources.items() if t == "aws_iam_role_policy"}
+    policies = resources_of(module, "aws_iam_role_policy")
     problems = [] if policies else ["no aws_iam_role_policy in the module"]
     for name, policy in policies.items():
-        match = DOCUMENT_JSON.fullmatch(str(policy.body.get("policy")))
+        match = DOCUMENT_JSON.fullmatch(str(policy.get("policy")))
         if not match:
             problems.append(f"{name}: policy is not an aws_iam_policy_document")
             continue
-        for statement in _statements(module.data[("aws_iam_policy_document", match[1])].body):
+        for statement in statement_blocks(module.data[("aws_iam_policy_document", match[1])].body):
             if sorted(statement.get("actions", [])) != LOG_WRITE_ACTIONS:
                 problems.append(f"{name}: actions {statement.get('actions')}")
             resources = [
@@ -253,9 +248,9 @@ def logging_permission_problems(module: TfModule) -> list[str]:
 def principal_tag_problems(module: TfModule) -> list[str]:
     """Each alarm's tags end with the principal tag, its value the principals joined by commas."""
     problems = []
-    alarms = {n: b for (t, n), b in module.resources.items() if t == "aws_cloudwatch_metric_alarm"}
+    alarms = resources_of(module, "aws_cloudwatch_metric_alarm")
     for name, alarm in alarms.items():
-        merged = re.fullmatch(r"\$\{merge\((.*)\)\}", str(alarm.body.get("tags", "")), re.S)
+        merged = re.fullmatch(r"\$\{merge\((.*)\)\}", str(alarm.get("tags", "")), re.S)
         last = _top_level_parts(merged[1])[-1] if merged else ""
         entries = object_entries(last)
         value = entries.get("(var.principal_tag_key)")
@@ -472,13 +467,17 @@ def test_geography_prefixes_match_the_pricing_module(module: TfModule) -> None:
 # Validation rules, run with Python's re (the patterns use only RE2-compatible syntax) -----------
 
 
+def _patterns(text: str) -> list[str]:
+    """Regular expressions passed as literals to regex() in an expression, unescaped."""
+    return [literal.encode().decode("unicode_escape") for literal in REGEX_LITERAL.findall(text)]
+
+
 def _regexes(value: Any) -> list[str]:
     """Regular expressions passed as literals to regex() anywhere in a parsed value."""
     found = []
     for validation in value.get("validation", []) if isinstance(value, dict) else []:
         for text in (str(body(validation)["condition"]), str(body(validation)["error_message"])):
-            for literal in REGEX_LITERAL.findall(text):
-                found.append(literal.encode().decode("unicode_escape"))
+            found += _patterns(text)
     return found
 
 
@@ -487,13 +486,6 @@ def _validation(module: TfModule, variable: str, marker: str) -> dict[str, str]:
         if marker in str(body(validation)["condition"]):
             return {key: str(value) for key, value in body(validation).items()}
     raise AssertionError(f"no validation of {variable} mentions {marker!r}")
-
-
-def _condition_patterns(validation: dict[str, str]) -> list[str]:
-    return [
-        literal.encode().decode("unicode_escape")
-        for literal in REGEX_LITERAL.findall(validation["condition"])
-    ]
 
 
 def message_rule_drift(module: TfModule) -> list[str]:
@@ -558,7 +550,7 @@ def model_source_accepted(patterns: list[str], source: str) -> bool:
     ],
 )
 def test_model_source_rule(module: TfModule, source: str, accepted: bool) -> None:
-    patterns = _condition_patterns(_validation(module, "tenants", "model_source"))
+    patterns = _patterns(_validation(module, "tenants", "model_source")["condition"])
     assert len(patterns) == 5
     assert model_source_accepted(patterns, source) is accepted
 
@@ -580,5 +572,5 @@ def test_model_source_rule(module: TfModule, source: str, accepted: bool) -> Non
     ],
 )
 def test_principal_rule(module: TfModule, principal: str, accepted: bool) -> None:
-    allowed, refused = _condition_patterns(_validation(module, "tenants", "tenant.principals"))
+    allowed, refused = _patterns(_validation(module, "tenants", "tenant.principals")["condition"])
     assert bool(re.search(allowed, principal) and not re.search(refused, principal)) is accepted

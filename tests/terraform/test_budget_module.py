@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.terraform.hcl_blocks import blocks, statement_blocks
 from tests.terraform.tfload import REPO, TfModule, body, load_module
 
 MODULE = load_module(REPO / "modules" / "budget")
@@ -33,25 +34,10 @@ DEFAULT_NOTIFICATIONS = {
 # Reading policy documents ----------------------------------------------------------------------
 
 
-def _blocks(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, dict):
-        return [body(value)]
-    return [body(item) for item in value or [] if isinstance(item, dict)]
-
-
-def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """Static ``statement`` blocks plus the ``content`` of ``dynamic "statement"`` blocks."""
-    found = _blocks(document.get("statement"))
-    for dynamic in _blocks(document.get("dynamic")):
-        for spec in _blocks(dynamic.get("statement")):
-            found += _blocks(spec.get("content"))
-    return found
-
-
 def principals(statement: dict[str, Any]) -> set[tuple[str, str]]:
     return {
         (block.get("type", ""), identifier)
-        for block in _blocks(statement.get("principals"))
+        for block in blocks(statement.get("principals"))
         for identifier in block.get("identifiers", [])
     }
 
@@ -71,7 +57,7 @@ def conditions(statement: dict[str, Any]) -> dict[str, tuple[str, list[Any]]]:
     """condition variable (lower case) => (test, values)."""
     return {
         block.get("variable", "").lower(): (block.get("test", ""), list(block.get("values", [])))
-        for block in _blocks(statement.get("condition"))
+        for block in blocks(statement.get("condition"))
     }
 
 
@@ -94,7 +80,7 @@ def topic_policy_problems(document: dict[str, Any]) -> list[str]:
     problems: list[str] = []
     granting = [
         s
-        for s in statements(document)
+        for s in statement_blocks(document)
         if _allows(s)
         and ("Service", BUDGETS) in principals(s)
         and {a.lower() for a in actions(s)} & {"sns:publish", "sns:*"}
@@ -103,7 +89,7 @@ def topic_policy_problems(document: dict[str, Any]) -> list[str]:
         return [f"no statement allows {BUDGETS} sns:Publish"]
     for statement in granting:
         problems += _source_account_problems(f"statement {statement.get('sid')}", statement)
-    for statement in statements(document):
+    for statement in statement_blocks(document):
         if _allows(statement) and {("*", "*"), ("AWS", "*")} & principals(statement):
             problems.append(f"statement {statement.get('sid')} allows any principal")
     return problems
@@ -113,7 +99,9 @@ def key_policy_problems(document: dict[str, Any]) -> list[str]:
     """budgets.amazonaws.com may kms:GenerateDataKey* and kms:Decrypt, scoped by account."""
     needed = {"kms:generatedatakey*", "kms:decrypt"}
     granting = [
-        s for s in statements(document) if _allows(s) and ("Service", BUDGETS) in principals(s)
+        s
+        for s in statement_blocks(document)
+        if _allows(s) and ("Service", BUDGETS) in principals(s)
     ]
     granted = {a.lower() for s in granting for a in actions(s)}
     if "kms:*" not in granted and not needed <= granted:
@@ -181,13 +169,13 @@ def notification_wiring_problems(module: TfModule) -> list[str]:
         budget = module.resources[("aws_budgets_budget", name)].body
         specs = [
             spec
-            for dynamic in _blocks(budget.get("dynamic"))
-            for spec in _blocks(dynamic.get("notification"))
+            for dynamic in blocks(budget.get("dynamic"))
+            for spec in blocks(dynamic.get("notification"))
         ]
         if [spec.get("for_each") for spec in specs] != [for_each]:
             problems.append(f"aws_budgets_budget.{name}: notifications do not iterate {for_each}")
             continue
-        content = _blocks(specs[0].get("content"))[0]
+        content = blocks(specs[0].get("content"))[0]
         if content.get("subscriber_sns_topic_arns") != "${local.notify_topic_arns}":
             problems.append(f"aws_budgets_budget.{name}: notifications skip the topic")
         if content.get("subscriber_email_addresses") != "${var.subscriber_email_addresses}":
@@ -201,7 +189,7 @@ def _role_policy_problems(module: TfModule, policy_arn: Any) -> list[str]:
     """Each Allow of the role's policy: attach/detach only, named resources, iam:PolicyARN."""
     problems: list[str] = []
     document = module.data[("aws_iam_policy_document", "budget_action")].body
-    granted = statements(document)
+    granted = statement_blocks(document)
     if not granted:
         problems.append("the role's policy has no statement")
     for statement in filter(_allows, granted):
@@ -252,12 +240,12 @@ def _trust_problems(module: TfModule) -> list[str]:
     trust = module.data[("aws_iam_policy_document", "budget_action_assume")].body
     assumers = [
         s
-        for s in statements(trust)
+        for s in statement_blocks(trust)
         if _allows(s) and "sts:AssumeRole" in actions(s) and ("Service", BUDGETS) in principals(s)
     ]
     if not assumers:
         problems.append(f"{BUDGETS} cannot assume the role")
-    for statement in filter(_allows, statements(trust)):
+    for statement in filter(_allows, statement_blocks(trust)):
         others = sorted(principals(statement) - {("Service", BUDGETS)})
         if others:
             problems.append(f"statement {statement.get('sid')} also trusts {others}")
@@ -270,7 +258,7 @@ def action_role_problems(module: TfModule) -> list[str]:
     """The execution role is trusted by Budgets of this account and can only attach and detach
     the action's policy, on principals named by the caller."""
     action = module.resources[("aws_budgets_budget_action", "this")].body
-    definition = _blocks(_blocks(action.get("definition"))[0].get("iam_action_definition"))[0]
+    definition = blocks(blocks(action.get("definition"))[0].get("iam_action_definition"))[0]
     problems = _role_policy_problems(module, definition.get("policy_arn"))
     problems += _role_problems(module)
     if action.get("execution_role_arn") != "${aws_iam_role.budget_action[0].arn}":
@@ -285,7 +273,7 @@ def test_topic_policy_lets_budgets_publish_scoped_to_the_account() -> None:
     document = MODULE.data[("aws_iam_policy_document", "sns_topic")].body
     assert topic_policy_problems(document) == []
     # The account in the condition is the budgets' account, and aws:SourceArn is Budgets'.
-    statement = next(s for s in statements(document) if ("Service", BUDGETS) in principals(s))
+    statement = next(s for s in statement_blocks(document) if ("Service", BUDGETS) in principals(s))
     assert conditions(statement)["aws:sourceaccount"][1] == ["${local.account_id}"]
     assert conditions(statement)["aws:sourcearn"] == ("ArnLike", ["${local.budgets_arn_all}"])
     assert MODULE.locals["budgets_arn_all"] == (
@@ -319,7 +307,7 @@ def test_action_role_can_only_touch_the_given_policy() -> None:
 
 def test_service_budget_covers_first_party_and_marketplace_bedrock() -> None:
     budget = MODULE.resources[("aws_budgets_budget", "this")].body
-    (service_filter,) = _blocks(budget["cost_filter"])
+    (service_filter,) = blocks(budget["cost_filter"])
     assert service_filter == {"name": "Service", "values": "${local.bedrock_service_names}"}
     assert "var.service_names" in MODULE.locals["bedrock_service_names"]
     assert "var.marketplace_service_names" in MODULE.locals["bedrock_service_names"]
@@ -335,7 +323,7 @@ def test_service_budget_covers_first_party_and_marketplace_bedrock() -> None:
 
 def test_tag_budgets_use_the_tag_key_value_filter_format() -> None:
     budget = MODULE.resources[("aws_budgets_budget", "tag")].body
-    (tag_filter,) = _blocks(budget["cost_filter"])
+    (tag_filter,) = blocks(budget["cost_filter"])
     assert tag_filter == {"name": "TagKeyValue", "values": ["${each.value.filter_value}"]}
     # "user:<key>$<value>" for user-defined cost allocation tags.
     assert 'format("user:%s$%s", budget.tag_key, budget.tag_value)' in MODULE.locals["tag_budgets"]

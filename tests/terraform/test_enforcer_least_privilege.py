@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bedrock_guard.enforcer_config import ENVIRONMENT_VARIABLES
+from tests.terraform.hcl_blocks import as_list, resources_of
 from tests.terraform.test_iam_actions import Statement, document_statements, resolve
 from tests.terraform.tfload import REPO, TfModule, body, load_module
 
@@ -69,12 +70,6 @@ OPT_OUT_ACTIONS = {"bedrock-mantle:CreateInference", "bedrock-mantle:CallWithBea
 OPT_IN_ACTIONS = "${var.additional_deny_actions}"
 
 
-def _list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
 def _lower(values: list[Any]) -> set[str]:
     return {str(value).lower() for value in values}
 
@@ -82,7 +77,7 @@ def _lower(values: list[Any]) -> set[str]:
 def _conditions(statement: Statement, key: str) -> list[tuple[str, list[Any]]]:
     """(operator, values) of every condition on ``key`` (keys compared case-blind, like IAM)."""
     return [
-        (operator, _list(values))
+        (operator, as_list(values))
         for operator, entries in (statement.get("Condition") or {}).items()
         for name, values in (entries or {}).items()
         if name.lower() == key.lower()
@@ -101,7 +96,7 @@ def _statement_action_problems(where: str, statement: Statement) -> list[str]:
     for field in ("NotAction", "NotResource"):
         if field in statement:
             problems.append(f"{where}: an Allow with {field} grants everything it does not list")
-    for action in _list(statement.get("Action")):
+    for action in as_list(statement.get("Action")):
         if action == "*" or FORBIDDEN_IAM.match(action):
             problems.append(f"{where}: allows {action!r}")
         elif action.lower().startswith("iam:") and re.search(r"[*?]", action):
@@ -117,7 +112,7 @@ def _iam_problems(where: str, statement: Statement, actions: list[str]) -> list[
     writes = set(actions) & (IAM_WRITE["user"] | IAM_WRITE["role"])
     if len(kinds) != 1:
         problems.append(f"{where}: mixes user and role actions; each kind has its own resources")
-    for resource in _list(statement.get("Resource")):
+    for resource in as_list(statement.get("Resource")):
         scoped = PATH_SCOPED_ARNS.match(str(resource))
         wide = None if writes else ACCOUNT_WIDE_ARN.match(str(resource))
         match = scoped or wide
@@ -148,13 +143,13 @@ def enforcer_role_problems(statements: list[Statement]) -> list[str]:
             continue  # denies only take away
         where = f"statement[{index}] ({statement.get('Sid')})"
         problems += _statement_action_problems(where, statement)
-        actions = [str(action) for action in _list(statement.get("Action"))]
+        actions = [str(action) for action in as_list(statement.get("Action"))]
         iam = [action for action in actions if action.lower().startswith("iam:")]
         if iam and len(iam) != len(actions):
             problems.append(f"{where}: mixes IAM and other actions")
         elif iam and all(_kind_of(action) for action in iam):
             problems += _iam_problems(where, statement, iam)
-        if "*" in _list(statement.get("Resource")) and not set(actions) <= STAR_RESOURCE_ACTIONS:
+        if "*" in as_list(statement.get("Resource")) and not set(actions) <= STAR_RESOURCE_ACTIONS:
             problems.append(f"{where}: allows {actions} on every resource")
         if any(action.startswith("dynamodb:") for action in actions):
             keys = _conditions(statement, "dynamodb:LeadingKeys")
@@ -174,7 +169,7 @@ def deny_policy_problems(statements: list[Statement]) -> list[str]:
     always: set[str] = set()
     for index, statement in enumerate(statements):
         where = f"statement[{index}] ({statement.get('Sid')})"
-        actions = [str(action) for action in _list(statement.get("Action"))]
+        actions = [str(action) for action in as_list(statement.get("Action"))]
         if statement.get("Effect") != "Deny":
             problems.append(f"{where}: the deny policy may only deny")
         for field in ("NotAction", "NotResource", "Condition"):
@@ -184,7 +179,7 @@ def deny_policy_problems(statements: list[Statement]) -> list[str]:
             always |= set(actions)
         elif not (set(actions) <= OPT_OUT_ACTIONS or actions == [OPT_IN_ACTIONS]):
             problems.append(f"{where}: optional statement denies {actions}")
-        if "bedrock:CallWithBearerToken" in actions and _list(statement.get("Resource")) != ["*"]:
+        if "bedrock:CallWithBearerToken" in actions and as_list(statement.get("Resource")) != ["*"]:
             problems.append(f"{where}: CallWithBearerToken has no resource type; deny it on '*'")
     if always != INFERENCE_ACTIONS:
         missing, extra = sorted(INFERENCE_ACTIONS - always), sorted(always - INFERENCE_ACTIONS)
@@ -206,7 +201,7 @@ def topic_policy_problems(statements: list[Statement], account: str = ACCOUNT_ID
         where = f"allow statement[{index}] ({statement.get('Sid')})"
         if statement.get("Principal") != {"Service": ["cloudwatch.amazonaws.com"]}:
             problems.append(f"{where}: principal {statement.get('Principal')} is not CloudWatch")
-        if _list(statement.get("Action")) != ["sns:Publish"]:
+        if as_list(statement.get("Action")) != ["sns:Publish"]:
             problems.append(f"{where}: allows {statement.get('Action')}, not only sns:Publish")
         source_account = _conditions(statement, "aws:SourceAccount")
         if not any(op == "StringEquals" and _is_account(v, account) for op, v in source_account):
@@ -234,7 +229,7 @@ def key_policy_problems(statements: list[Statement], account: str = ACCOUNT_ID) 
         if "Service" in principal and not statement.get("Condition"):
             problems.append(f"{where}: a service principal without a condition (confused deputy)")
         if principal.get("Service") == ["cloudwatch.amazonaws.com"]:
-            actions = set(_list(statement.get("Action")))
+            actions = set(as_list(statement.get("Action")))
             source_account = _conditions(statement, "aws:SourceAccount")
             cloudwatch_ok = cloudwatch_ok or (
                 "kms:Decrypt" in actions
@@ -262,9 +257,9 @@ def _document(module: TfModule, reference: Any) -> list[Statement]:
 
 
 def _only(module: TfModule, type_name: str) -> dict[str, Any]:
-    blocks = [b.body for (t, _), b in module.resources.items() if t == type_name]
-    assert len(blocks) == 1, f"expected one {type_name}, found {len(blocks)}"
-    return blocks[0]
+    found = list(resources_of(module, type_name).values())
+    assert len(found) == 1, f"expected one {type_name}, found {len(found)}"
+    return found[0]
 
 
 def _expand(value: Any, module: TfModule) -> Any:
@@ -315,7 +310,7 @@ def test_role_has_one_inline_policy_and_a_boundary(enforcer: TfModule) -> None:
 def test_enforcer_role_is_least_privilege(enforcer: TfModule) -> None:
     statements = _document(enforcer, _only(enforcer, "aws_iam_role_policy")["policy"])
     assert enforcer_role_problems(statements) == []
-    allowed = {a for s in statements if s.get("Effect") == "Allow" for a in _list(s["Action"])}
+    allowed = {a for s in statements if s.get("Effect") == "Allow" for a in as_list(s["Action"])}
     assert IAM_WRITE["user"] | IAM_WRITE["role"] <= allowed  # it can still do its job
 
 
@@ -401,10 +396,10 @@ def test_function_confirms_notifications_against_its_own_topic_and_prefix(
 
 def test_the_role_can_confirm_notifications_with_cloudwatch(enforcer: TfModule) -> None:
     statements = _document(enforcer, _only(enforcer, "aws_iam_role_policy")["policy"])
-    describe = [s for s in statements if "cloudwatch:DescribeAlarms" in _list(s.get("Action"))]
+    describe = [s for s in statements if "cloudwatch:DescribeAlarms" in as_list(s.get("Action"))]
     assert len(describe) == 1
     assert describe[0].get("Effect", "Allow") == "Allow"
-    assert _list(describe[0]["Action"]) == ["cloudwatch:DescribeAlarms"]
+    assert as_list(describe[0]["Action"]) == ["cloudwatch:DescribeAlarms"]
 
 
 # --- each checker fails on a bad policy ---------------------------------------------------------

@@ -25,18 +25,22 @@ from typing import Any
 
 import hcl2
 import pytest
-from hcl2.utils import SerializationOptions
 from policy_sentry.querying.actions import get_action_data, get_actions_for_service
 from policy_sentry.querying.all import get_all_service_prefixes
 
-from tests.terraform.tfload import REPO, TfModule, body, is_block, load_module, module_dirs
+from tests.terraform.hcl_blocks import as_list
+from tests.terraform.tfload import (
+    HCL_OPTIONS,
+    REPO,
+    TfModule,
+    body,
+    is_block,
+    load_module,
+    module_dirs,
+)
 
 Statement = dict[str, Any]
 
-# The same reading options as tfload: literal strings plain, expressions as ``${...}``.
-_HCL_OPTIONS = SerializationOptions(
-    with_comments=False, strip_string_quotes=True, preserve_heredocs=False, explicit_blocks=True
-)
 
 ACTION_RE = re.compile(r"^(?P<service>[A-Za-z0-9-]+):(?P<name>[A-Za-z0-9*?]+)$")
 _QUOTED_ACTION = re.compile(r'"([a-z0-9-]+:[A-Za-z0-9*?]+)"')
@@ -144,12 +148,6 @@ def operator_problem(operator: str) -> str | None:
     return None
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
 def check_statement(where: str, statement: Statement) -> list[str]:
     """Problems with one IAM-JSON-shaped statement whose actions are literal strings.
 
@@ -160,7 +158,7 @@ def check_statement(where: str, statement: Statement) -> list[str]:
     problems = []
     expanded: dict[str, list[str]] = {}
     for field in ("Action", "NotAction"):
-        for action in _as_list(statement.get(field)):
+        for action in as_list(statement.get(field)):
             actions, problem = expand_action(action)
             if problem:
                 problems.append(f"{where}: {field} {problem}")
@@ -265,7 +263,7 @@ def _statement_from_block(block: dict[str, Any], module: TfModule) -> Statement:
             statement[json_name] = resolve(block[hcl_name], module)
     for hcl_name, json_name in (("principals", "Principal"), ("not_principals", "NotPrincipal")):
         principals: dict[str, list[Any]] = {}
-        for entry in _as_list(block.get(hcl_name)):
+        for entry in as_list(block.get(hcl_name)):
             principal = body(entry)
             principals.setdefault(principal.get("type", ""), []).extend(
                 resolve(principal.get("identifiers"), module)
@@ -273,7 +271,7 @@ def _statement_from_block(block: dict[str, Any], module: TfModule) -> Statement:
         if principals:
             statement[json_name] = principals
     conditions: dict[str, dict[str, list[Any]]] = {}
-    for entry in _as_list(block.get("condition")):
+    for entry in as_list(block.get("condition")):
         condition = body(entry)
         per_key = conditions.setdefault(str(condition.get("test")), {})
         per_key.setdefault(str(condition.get("variable")), []).extend(
@@ -287,14 +285,14 @@ def _statement_from_block(block: dict[str, Any], module: TfModule) -> Statement:
 def document_statements(document: dict[str, Any], module: TfModule) -> list[Statement]:
     """The statements of one ``aws_iam_policy_document``; dynamic ones carry ``_for_each``."""
     statements = [
-        _statement_from_block(body(block), module) for block in _as_list(document.get("statement"))
+        _statement_from_block(body(block), module) for block in as_list(document.get("statement"))
     ]
-    for dynamic in _as_list(document.get("dynamic")):
+    for dynamic in as_list(document.get("dynamic")):
         spec = body(dynamic).get("statement")
         if spec is None:
             continue
         spec = body(spec)
-        for content in _as_list(spec.get("content")):
+        for content in as_list(spec.get("content")):
             statement = _statement_from_block(body(content), module)
             statement["_for_each"] = spec.get("for_each")
             statements.append(statement)
@@ -305,7 +303,7 @@ def _normalise_json_statement(raw: dict[str, Any], module: TfModule) -> Statemen
     statement: Statement = dict(raw)
     for field in ("Action", "NotAction", "Resource", "NotResource"):
         if field in statement:
-            statement[field] = resolve(_as_list(statement[field]), module)
+            statement[field] = resolve(as_list(statement[field]), module)
     principal = statement.get("Principal")
     if isinstance(principal, dict):
         statement["Principal"] = {k: resolve(v, module) for k, v in principal.items()}
@@ -329,7 +327,7 @@ def json_policy_statements(text: str, module: TfModule) -> list[Statement] | Non
     if stripped.startswith("${jsonencode(") and stripped.endswith(")}"):
         inner = stripped[len("${jsonencode(") : -2]
         try:
-            document = hcl2.loads(f"x = {inner}\n", serialization_options=_HCL_OPTIONS)["x"]
+            document = hcl2.loads(f"x = {inner}\n", serialization_options=HCL_OPTIONS)["x"]
         except Exception:
             actions = _QUOTED_ACTION.findall(inner)
             return [{"Effect": "Allow", "Action": actions}] if actions else None
@@ -342,7 +340,7 @@ def json_policy_statements(text: str, module: TfModule) -> list[Statement] | Non
         return None
     return [
         _normalise_json_statement(raw, module)
-        for raw in _as_list(document["Statement"])
+        for raw in as_list(document["Statement"])
         if isinstance(raw, dict)
     ]
 
@@ -403,7 +401,7 @@ def policy_problems(policy: Policy) -> tuple[list[str], list[str]]:
         literal = dict(statement)
         for field in ("Action", "NotAction"):
             if field in statement:
-                actions, unresolved = literal_actions(_as_list(statement[field]), policy.module)
+                actions, unresolved = literal_actions(as_list(statement[field]), policy.module)
                 literal[field] = actions
                 skipped += [f"{where}: {field} {expression}" for expression in unresolved]
         problems += check_statement(where, literal)
@@ -424,7 +422,7 @@ def test_policies_are_found() -> None:
         action
         for policy in ALL_POLICIES
         for statement in policy.statements
-        for action in literal_actions(_as_list(statement.get("Action")), policy.module)[0]
+        for action in literal_actions(as_list(statement.get("Action")), policy.module)[0]
     }
     assert {"iam:AttachRolePolicy", "bedrock:InvokeModel", "sts:AssumeRole"} <= actions
     assert "lambda:InvokeFunction" in actions  # from aws_lambda_permission

@@ -12,11 +12,11 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from tests.terraform.hcl_blocks import blocks, resources_of
 from tests.terraform.schema_check import REGENERATE, Schema, load_schema
 from tests.terraform.tfload import (
     REPO,
     TfModule,
-    body,
     expressions,
     load_module,
     references,
@@ -66,19 +66,6 @@ ACCESS_LOG_VARIABLES = (
     "$context.responseLatency",
     "$context.integrationLatency",
 )
-
-
-def _blocks(value: Any) -> list[dict[str, Any]]:
-    """A nested block as python-hcl2 gives it (a list of one or more dicts)."""
-    if isinstance(value, dict):
-        return [body(value)]
-    return [body(item) for item in value or [] if isinstance(item, dict)]
-
-
-def _resources(module: TfModule, type_name: str) -> dict[str, dict[str, Any]]:
-    return {
-        name: block.body for (kind, name), block in module.resources.items() if kind == type_name
-    }
 
 
 # --- default tiers -----------------------------------------------------------------------
@@ -187,13 +174,13 @@ def methods_without_api_key(methods: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def test_every_method_requires_an_api_key() -> None:
-    methods = _resources(MODULE, "aws_api_gateway_method")
+    methods = resources_of(MODULE, "aws_api_gateway_method")
     assert methods, "the module declares no aws_api_gateway_method"
     assert methods_without_api_key(methods) == []
 
 
 def test_iam_authorization_is_a_switch_between_aws_iam_and_none() -> None:
-    method = _resources(MODULE, "aws_api_gateway_method")["invoke"]
+    method = resources_of(MODULE, "aws_api_gateway_method")["invoke"]
     assert method["http_method"] == "POST"
     assert method["authorization"] == "${local.authorization}"
     assert MODULE.locals["authorization"] == '${var.iam_authorization ? "AWS_IAM" : "NONE"}'
@@ -233,11 +220,11 @@ def permission_problems(permission: dict[str, Any]) -> list[str]:
 
 
 def test_lambda_permission_is_scoped_to_this_apis_post_invoke() -> None:
-    permissions = _resources(MODULE, "aws_lambda_permission")
+    permissions = resources_of(MODULE, "aws_lambda_permission")
     assert list(permissions) == ["invoke"]
     assert permission_problems(permissions["invoke"]) == []
     # The path in the ARN is the resource's path: the permission matches the method it serves.
-    assert _resources(MODULE, "aws_api_gateway_resource")["invoke"]["path_part"] == "invoke"
+    assert resources_of(MODULE, "aws_api_gateway_resource")["invoke"]["path_part"] == "invoke"
 
 
 def test_permission_check_can_fail() -> None:
@@ -275,14 +262,14 @@ def trigger_gaps(declared: set[tuple[str, str]], deployment: dict[str, Any]) -> 
     for (type_name, name), attributes in sorted(referenced.items()):
         for setting in sorted(IN_PLACE_SETTINGS.get(type_name, set()) - attributes):
             gaps.append(f"{type_name}.{name}.{setting} is not in triggers")
-    lifecycle = _blocks(deployment.get("lifecycle"))
+    lifecycle = blocks(deployment.get("lifecycle"))
     if not any(block.get("create_before_destroy") is True for block in lifecycle):
         gaps.append("lifecycle.create_before_destroy is not true")
     return gaps
 
 
 def test_deployment_redeploys_on_every_api_change() -> None:
-    deployments = _resources(MODULE, "aws_api_gateway_deployment")
+    deployments = resources_of(MODULE, "aws_api_gateway_deployment")
     assert list(deployments) == ["this"]
     declared = set(MODULE.resources)
     assert ("aws_api_gateway_method", "invoke") in declared
@@ -291,7 +278,7 @@ def test_deployment_redeploys_on_every_api_change() -> None:
 
 
 def test_stage_serves_the_deployment() -> None:
-    stage = _resources(MODULE, "aws_api_gateway_stage")["this"]
+    stage = resources_of(MODULE, "aws_api_gateway_stage")["this"]
     assert stage["deployment_id"] == "${aws_api_gateway_deployment.this.id}"
 
 
@@ -333,8 +320,8 @@ def access_log_problems(log_format: str) -> list[str]:
 
 
 def test_access_log_names_the_caller_the_key_id_the_status_and_latency() -> None:
-    stage = _resources(MODULE, "aws_api_gateway_stage")["this"]
-    (settings,) = _blocks(stage["access_log_settings"])
+    stage = resources_of(MODULE, "aws_api_gateway_stage")["this"]
+    (settings,) = blocks(stage["access_log_settings"])
     assert settings["destination_arn"] == "${aws_cloudwatch_log_group.access.arn}"
     assert access_log_problems(settings["format"]) == []
 
@@ -348,7 +335,7 @@ def test_access_log_check_can_fail() -> None:
 
 
 def test_method_settings_never_log_bodies_or_cache() -> None:
-    (settings,) = _blocks(_resources(MODULE, "aws_api_gateway_method_settings")["all"]["settings"])
+    (settings,) = blocks(resources_of(MODULE, "aws_api_gateway_method_settings")["all"]["settings"])
     assert settings["data_trace_enabled"] is False
     assert settings["caching_enabled"] is False
     assert settings["throttling_rate_limit"] == "${var.throttling_rate_limit}"
@@ -358,9 +345,9 @@ def test_method_settings_never_log_bodies_or_cache() -> None:
 def test_account_cloudwatch_role_is_off_by_default() -> None:
     assert MODULE.variables["manage_account_cloudwatch_role"].body["default"] is False
     for type_name in ("aws_api_gateway_account", "aws_iam_role", "aws_iam_role_policy"):
-        for name, spec in _resources(MODULE, type_name).items():
+        for name, spec in resources_of(MODULE, type_name).items():
             assert spec.get("count") == "${var.manage_account_cloudwatch_role ? 1 : 0}", name
-    role = _resources(MODULE, "aws_iam_role")["apigateway_cloudwatch"]
+    role = resources_of(MODULE, "aws_iam_role")["apigateway_cloudwatch"]
     assert role["permissions_boundary"] == "${var.permissions_boundary}"
 
 
@@ -368,14 +355,14 @@ def test_account_cloudwatch_role_is_off_by_default() -> None:
 
 
 def test_a_usage_plan_per_tier_on_this_stage() -> None:
-    plan = _resources(MODULE, "aws_api_gateway_usage_plan")["this"]
+    plan = resources_of(MODULE, "aws_api_gateway_usage_plan")["this"]
     assert plan["for_each"] == "${var.tiers}"
-    (stage,) = _blocks(plan["api_stages"])
+    (stage,) = blocks(plan["api_stages"])
     assert stage == {
         "api_id": "${aws_api_gateway_rest_api.this.id}",
         "stage": "${aws_api_gateway_stage.this.stage_name}",
     }
-    key = _resources(MODULE, "aws_api_gateway_usage_plan_key")["this"]
+    key = resources_of(MODULE, "aws_api_gateway_usage_plan_key")["this"]
     assert key["usage_plan_id"] == "${aws_api_gateway_usage_plan.this[each.value.tier].id}"
     assert key["key_type"] == "API_KEY"
 
@@ -386,8 +373,8 @@ def tier_precondition_missing(resources: dict[str, dict[str, Any]]) -> list[str]
     for name, spec in sorted(resources.items()):
         conditions = [
             precondition.get("condition", "")
-            for lifecycle in _blocks(spec.get("lifecycle"))
-            for precondition in _blocks(lifecycle.get("precondition"))
+            for lifecycle in blocks(spec.get("lifecycle"))
+            for precondition in blocks(lifecycle.get("precondition"))
         ]
         if "${contains(keys(var.tiers), each.value.tier)}" not in conditions:
             missing.append(name)
@@ -398,7 +385,7 @@ def test_each_users_tier_must_exist() -> None:
     keyed = {
         f"{type_name}.{name}": spec
         for type_name in ("aws_api_gateway_api_key", "aws_api_gateway_usage_plan_key")
-        for name, spec in _resources(MODULE, type_name).items()
+        for name, spec in resources_of(MODULE, type_name).items()
     }
     assert len(keyed) == 2
     assert tier_precondition_missing(keyed) == []
@@ -524,6 +511,4 @@ FORMATTED_INPUTS = sorted(
 
 @pytest.mark.parametrize("variable", FORMATTED_INPUTS)
 def test_inputs_with_a_format_are_validated(variable: str) -> None:
-    assert _blocks(MODULE.variables[variable].body.get("validation")), (
-        f"{variable} is not validated"
-    )
+    assert blocks(MODULE.variables[variable].body.get("validation")), f"{variable} is not validated"

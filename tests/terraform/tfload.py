@@ -22,7 +22,7 @@ BLOCK = "__is_block__"
 META_ARGUMENTS = {"count", "for_each", "depends_on", "provider", "lifecycle", "provisioner"}
 MODULE_META_ARGUMENTS = {"source", "version", "providers", "count", "for_each", "depends_on"}
 
-_OPTIONS = SerializationOptions(
+HCL_OPTIONS = SerializationOptions(
     with_comments=False, strip_string_quotes=True, preserve_heredocs=False, explicit_blocks=True
 )
 
@@ -45,7 +45,7 @@ def module_dirs(root: Path = REPO) -> list[Path]:
 def parse(path: Path) -> dict[str, Any]:
     """Parse one file (cached: the checks read the same files many times)."""
     with path.open(encoding="utf-8") as handle:
-        return hcl2.load(handle, serialization_options=_OPTIONS)
+        return hcl2.load(handle, serialization_options=HCL_OPTIONS)
 
 
 def is_block(value: Any) -> bool:
