@@ -28,10 +28,7 @@ class CheckThenAdd:
     def request(self, converse: dict[str, Any], worst_tokens: int) -> bool:
         """Serve one request the naive way; whether it was admitted."""
         period = period_of(datetime.now(UTC))
-        key = {
-            name: {"S": value}
-            for name, value in keys.usage_key(self.principal, period.month).items()
-        }
+        key = keys.attribute_values(keys.usage_key(self.principal, period.month))
         month = period.attribute(Window.MONTHLY_TOKENS)
         day = period.attribute(Window.DAILY_TOKENS)
         item = self.dynamodb.get_item(TableName=self.table_name, Key=key, ConsistentRead=True)

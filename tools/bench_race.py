@@ -23,7 +23,6 @@ from bedrock_guard.accounting import input_token_bound
 from bedrock_guard.gate_metrics import RequestFacts
 from bedrock_guard.gate_service import GateCall, serve
 from bedrock_guard.local.bedrock_stub import BedrockStub
-from bedrock_guard.local.clients import local_client
 from bedrock_guard.local.converse_replies import Reply
 from bedrock_guard.local.moto_server import MotoServer
 from bedrock_guard.principals import caller_identity
@@ -194,7 +193,7 @@ def baseline_race(moto: MotoServer, stub: BedrockStub, callers: int) -> RaceResu
     baselines = [
         CheckThenAdd(
             dynamodb=moto.client("dynamodb"),
-            bedrock=local_client("bedrock-runtime", stub.endpoint_url, max_attempts=1),
+            bedrock=stub.client(max_attempts=1),
             table_name=TABLE,
             principal=ROLE,
             limit_tokens=LIMIT_TOKENS,

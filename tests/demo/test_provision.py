@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from bedrock_guard import keys
@@ -30,13 +29,8 @@ def provisioned() -> Iterator[tuple[Provisioned, MotoServer]]:
 
 
 def client(moto: MotoServer, result: Provisioned, service: str) -> Any:
-    operator = result.operator
-    return boto3.session.Session(
-        aws_access_key_id=operator.access_key_id,
-        aws_secret_access_key=operator.secret_access_key,
-        aws_session_token=operator.session_token,
-        region_name=moto.region_name,
-    ).client(service, endpoint_url=moto.endpoint_url)
+    session = result.operator.session(moto.region_name)
+    return session.client(service, endpoint_url=moto.endpoint_url)
 
 
 def test_the_table_has_the_key_schema_and_ttl_of_the_terraform(

@@ -10,8 +10,6 @@ dollar budget.
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -20,7 +18,9 @@ import pytest
 
 from bedrock_guard import keys
 from bedrock_guard.local.bedrock_stub import BedrockStub
+from bedrock_guard.local.burst import BurstPlan, run_burst
 from bedrock_guard.local.converse_replies import Reply
+from bedrock_guard.local.lambda_events import api_gateway_event
 from bedrock_guard.local.moto_server import MotoServer
 from bedrock_guard.usage_store import MARKER_PREFIX, deserialize
 from tests.aws_tables import create_guard_table
@@ -39,8 +39,6 @@ MAX_TOKENS = 1000
 TOKEN_LIMIT = 10_000
 USD_LIMIT = Decimal("0.01")
 TIERS = {"tokens": {"daily_tokens": TOKEN_LIMIT}, "dollars": {"daily_usd": str(USD_LIMIT)}}
-START_TIMEOUT_S = 120
-RESULT_TIMEOUT_S = 120
 
 
 def session_arn(worker: int, index: int) -> str:
@@ -61,29 +59,6 @@ def body(worker: int, index: int) -> str:
     )
 
 
-def _container(
-    worker: int,
-    environment: dict[str, str],
-    start: Any,
-    results: Any,
-) -> None:
-    """One Lambda container: configure, initialise, wait for the start, serve its requests."""
-    os.environ.update(environment)
-    from bedrock_guard import token_gate
-    from bedrock_guard.local.lambda_events import LocalLambdaContext, api_gateway_event
-
-    token_gate.get_runtime()  # Lambda's init phase: configuration and clients
-    start.wait(START_TIMEOUT_S)
-    answers = []
-    for index in range(REQUESTS_PER_WORKER):
-        caller = session_arn(worker, index) if index % 2 else USER
-        event = api_gateway_event(body(worker, index), user_arn=caller)
-        response = token_gate.handler(event, LocalLambdaContext())
-        principal = ROLE if index % 2 else USER
-        answers.append((principal, response["statusCode"], response["body"]))
-    results.put(answers)
-
-
 @pytest.fixture
 def stand_ins() -> Iterator[tuple[MotoServer, BedrockStub]]:
     # A little latency keeps requests in flight together, holding their reservations.
@@ -96,7 +71,7 @@ def create_table(moto_server: MotoServer) -> Any:
     dynamodb = moto_server.client("dynamodb")
     create_guard_table(dynamodb, TABLE)
     registry = {**keys.caller_key(USER), "tier": "dollars", "application": "race"}
-    dynamodb.put_item(TableName=TABLE, Item={k: {"S": v} for k, v in registry.items()})
+    dynamodb.put_item(TableName=TABLE, Item=keys.attribute_values(registry))
     return dynamodb
 
 
@@ -111,30 +86,34 @@ def gate_environment(moto_server: MotoServer, stub: BedrockStub) -> dict[str, st
         "BEDROCK_MAX_ATTEMPTS": "1",
         "BEDROCK_READ_TIMEOUT_SECONDS": "5",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
+        # As in Lambda: the gate builds its configuration and clients at import, in the init
+        # phase, before the containers start together.
+        "AWS_LAMBDA_FUNCTION_NAME": "bedrock-guard-race",
     }
 
 
 def race(environment: dict[str, str]) -> list[tuple[str, int, dict[str, Any]]]:
     """Run every container at once; their answers as (principal, status, body)."""
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(WORKERS)
-    results = context.Queue()
-    workers = [
-        context.Process(target=_container, args=(worker, environment, start, results))
-        for worker in range(WORKERS)
+    # Ordered so that the burst hands worker w its requests 0, 1, ... in turn.
+    requests = [
+        (worker, index) for index in range(REQUESTS_PER_WORKER) for worker in range(WORKERS)
     ]
-    for process in workers:
-        process.start()
-    try:
-        answers = [answer for _ in workers for answer in results.get(timeout=RESULT_TIMEOUT_S)]
-    finally:
-        for process in workers:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.terminate()
+    principals = [ROLE if index % 2 else USER for _, index in requests]
+    events = [
+        api_gateway_event(
+            body(worker, index), user_arn=session_arn(worker, index) if index % 2 else USER
+        )
+        for worker, index in requests
+    ]
+    plan = BurstPlan(environment, "bedrock_guard.token_gate.handler", {}, events, WORKERS)
+    responses = run_burst(plan).responses
     return [
-        (principal, status, json.loads(text, parse_float=Decimal))
-        for principal, status, text in answers
+        (
+            principal,
+            responses[i]["statusCode"],
+            json.loads(responses[i]["body"], parse_float=Decimal),
+        )
+        for i, principal in enumerate(principals)
     ]
 
 

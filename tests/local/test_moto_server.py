@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from bedrock_guard.local.moto_server import MotoServer
+from tests.aws_tables import create_guard_table
 
 pytestmark = pytest.mark.server
 
@@ -26,19 +27,8 @@ def moto_server() -> Iterator[MotoServer]:
         yield server
 
 
-def create_table(server: MotoServer, name: str = TABLE) -> None:
-    server.client("dynamodb").create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+def create_table(server: MotoServer) -> None:
+    create_guard_table(server.client("dynamodb"), TABLE)
 
 
 def test_dynamodb_and_cloudwatch_answer_over_http(moto_server: MotoServer) -> None:

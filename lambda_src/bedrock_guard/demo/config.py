@@ -20,6 +20,7 @@ from typing import Any, Final, Literal
 from bedrock_guard.accounting import Limits, Window
 from bedrock_guard.demo.hcl_eval import EvalError
 from bedrock_guard.demo.terraform import ConfigError, ModuleInstance, Terraform, evaluation_error
+from bedrock_guard.demo.tf_policy import as_list
 from bedrock_guard.gate_config import parse_tier_limits
 from bedrock_guard.local.lambda_events import DEFAULT_ACCOUNT
 from bedrock_guard.principals import PrincipalError, parse_principal
@@ -308,7 +309,7 @@ def _facts(settings: Settings) -> list[Fact]:
     api_users = [c for c in settings.callers if c.kind == "apikey"]
     deny_source = enforcer.files.data[("aws_iam_policy_document", "deny")].source
     deny = json.loads(enforcer.data_attribute("aws_iam_policy_document", "deny", "json"))
-    actions = [a for s in deny["Statement"] for a in _as_list(s.get("Action", []))]
+    actions = [a for s in deny["Statement"] for a in as_list(s.get("Action", []))]
     facts = [
         Fact("name prefix", settings.name_prefix, f"local.name; {where(root, 'environment')}"),
         Fact("region", settings.region, where(root, "region")),
@@ -364,10 +365,6 @@ def _facts(settings: Settings) -> list[Fact]:
         ),
     ]
     return facts
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def _describe_tenant(tenant: TenantSpec) -> str:

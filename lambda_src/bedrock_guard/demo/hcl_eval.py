@@ -37,7 +37,7 @@ from hcl2.rules.strings import (
 )
 from hcl2.utils import SerializationOptions, process_escape_sequences
 
-from bedrock_guard.demo.hcl_functions import FUNCTIONS, template_text
+from bedrock_guard.demo.hcl_functions import FUNCTIONS, normal_number, template_text
 
 _VALUE_OPTIONS: Final = SerializationOptions(
     with_comments=False, strip_string_quotes=True, preserve_heredocs=False
@@ -161,10 +161,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _normal(number: Any) -> Any:
-    return int(number) if isinstance(number, float) and number.is_integer() else number
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -191,7 +187,7 @@ def _arithmetic(operator: str, left: Any, right: Any) -> Any:
         "<=": lambda: left <= right,
         ">=": lambda: left >= right,
     }
-    return _normal(results[operator]())
+    return normal_number(results[operator]())
 
 
 def get_attr(value: Any, name: str) -> Any:
@@ -275,7 +271,7 @@ class Evaluator:
                 raise Unsupported("heredoc templates with interpolation")
             return text
         if isinstance(node, IntLitRule | FloatLitRule):
-            return _normal(node.serialize())
+            return normal_number(node.serialize())
         if isinstance(node, LiteralValueRule):
             return node.serialize()
         if isinstance(node, IdentifierRule):
@@ -392,10 +388,7 @@ class Evaluator:
         raise ExpressionError("try(): no argument could be evaluated")
 
     def _conditional(self, node: ConditionalRule) -> Any:
-        condition = self._value(node.condition)
-        if not isinstance(condition, bool):
-            raise ExpressionError(f"condition must be a bool, got {condition!r}")
-        return self._eval(node.if_true if condition else node.if_false)
+        return self._eval(node.if_true if self._truth(node.condition) else node.if_false)
 
     def _binary(self, node: BinaryOpRule) -> Any:
         operator = str(node.binary_term.binary_operator.serialize()).strip()
@@ -427,28 +420,25 @@ class Evaluator:
             raise ExpressionError(f"operator - needs a number, got {value!r}")
         return -value
 
-    def _iterations(self, intro: Any) -> Iterator[Evaluator]:
+    def _iterations(self, node: ForTupleExprRule | ForObjectExprRule) -> Iterator[Evaluator]:
+        """A scope per element the for expression keeps (its ``if`` clause holds)."""
+        intro = node.for_intro
         first = str(intro.first_iterator.serialize())
         second = intro.second_iterator
         for key, value in iterate(self._eval(intro.iterable)):
             if second is None:
-                yield self.with_symbols({first: value})
+                scope = self.with_symbols({first: value})
             else:
-                yield self.with_symbols({first: key, str(second.serialize()): value})
+                scope = self.with_symbols({first: key, str(second.serialize()): value})
+            if node.condition is None or scope._truth(node.condition.condition_expr):
+                yield scope
 
     def _for_tuple(self, node: ForTupleExprRule) -> list[Any]:
-        result = []
-        for scope in self._iterations(node.for_intro):
-            if node.condition is not None and not scope._truth(node.condition.condition_expr):
-                continue
-            result.append(scope._eval(node.value_expr))
-        return result
+        return [scope._eval(node.value_expr) for scope in self._iterations(node)]
 
     def _for_object(self, node: ForObjectExprRule) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        for scope in self._iterations(node.for_intro):
-            if node.condition is not None and not scope._truth(node.condition.condition_expr):
-                continue
+        for scope in self._iterations(node):
             key = template_text(scope._value(node.key_expr))
             value = scope._eval(node.value_expr)
             if node.ellipsis is not None:

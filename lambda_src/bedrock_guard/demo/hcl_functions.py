@@ -15,9 +15,10 @@ import json
 import math
 import re
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 Function = Callable[..., Any]
+_T = TypeVar("_T")
 
 _BACKREFERENCE: Final = re.compile(r"\$(\d+|\{\w+\}|[A-Za-z_]\w*)")
 
@@ -37,14 +38,18 @@ def template_text(value: Any) -> str:
     raise TypeError(f"cannot use a {type(value).__name__} value in a string template")
 
 
+def normal_number(number: _T) -> _T | int:
+    """A whole float as an int (Terraform has one number type); anything else as it is."""
+    return int(number) if isinstance(number, float) and number.is_integer() else number
+
+
 def _number(value: Any) -> int | float:
     if isinstance(value, bool):
         raise TypeError("a number is required, got a bool")
     if isinstance(value, int | float):
-        return int(value) if isinstance(value, float) and value.is_integer() else value
+        return normal_number(value)
     if isinstance(value, str):
-        number = float(value)
-        return int(number) if number.is_integer() else number
+        return normal_number(float(value))
     raise TypeError(f"a number is required, got {type(value).__name__}")
 
 
@@ -79,13 +84,11 @@ def jsonencode(value: Any) -> str:
     """Terraform's JSON: compact, object keys sorted, ``<``, ``>`` and ``&`` escaped."""
 
     def plain(item: Any) -> Any:
-        if isinstance(item, float) and item.is_integer():
-            return int(item)
         if isinstance(item, dict):
             return {key: plain(inner) for key, inner in item.items()}
         if isinstance(item, list):
             return [plain(inner) for inner in item]
-        return item
+        return normal_number(item)
 
     text = json.dumps(plain(value), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from bedrock_guard.demo.cloudwatch_part import (
     BEDROCK_NAMESPACE,
@@ -36,6 +36,7 @@ from bedrock_guard.demo.result import (
     number,
     short_principal,
 )
+from bedrock_guard.demo.tf_policy import as_list
 from bedrock_guard.demo.traffic import BIG_MAX_TOKENS, PROMPTS
 from bedrock_guard.demo.world import World
 
@@ -45,11 +46,9 @@ PROBE_MAX_TOKENS: Final = 200
 
 def cloudwatch(world: World) -> CloudWatchPart:
     """CloudWatch's part, with the operator's clients on the local endpoint."""
-    session = world.session()
-    endpoint = world.moto.endpoint_url
     return CloudWatchPart(
-        session.client("cloudwatch", endpoint_url=endpoint),
-        session.client("sns", endpoint_url=endpoint),
+        world.client("cloudwatch"),
+        world.client("sns"),
         world.settings.region,
         world.settings.account,
     )
@@ -95,7 +94,7 @@ def evaluate_alarms(world: World, part: CloudWatchPart, at: datetime) -> list[Tr
 
 def deliver(world: World, state: str) -> EnforcerRun | None:
     """Lambda's part: the topic's deliveries, handed to the enforcer as an SNS event."""
-    sqs = world.session().client("sqs", endpoint_url=world.moto.endpoint_url)
+    sqs = world.client("sqs")
     sns_event = delivered_sns_event(
         sqs, world.provisioned.queue_url, world.provisioned.subscription_arn
     )
@@ -214,8 +213,8 @@ def policy_report(world: World) -> None:
     statements = tuple(
         (
             s["Effect"],
-            tuple(_as_list(s.get("Action", []))),
-            tuple(_as_list(s.get("Resource", []))),
+            tuple(as_list(s.get("Action", []))),
+            tuple(as_list(s.get("Resource", []))),
         )
         for s in document["Statement"]
     )
@@ -260,7 +259,3 @@ def release(world: World, alarm_at: datetime) -> None:
             text += f": {answer.message} (released, but unlocking does not refill a budget)"
         world.say(GATE, text)
         world.result.locks[index] = dataclasses.replace(lock, after_ok=view)
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]

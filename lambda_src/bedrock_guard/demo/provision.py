@@ -17,10 +17,12 @@ from typing import Any, Final
 
 import boto3
 
+from bedrock_guard import keys
 from bedrock_guard.demo.config import CallerSpec, Settings
 from bedrock_guard.demo.hcl_eval import EvalError, Unknown, plain
 from bedrock_guard.demo.terraform import ResourceInstance, evaluation_error
 from bedrock_guard.local.moto_server import MotoServer
+from bedrock_guard.principals import parse_principal
 
 OPERATOR_ROLE: Final = "terraform"
 OPERATOR_SESSION: Final = "bedrock-guard-demo"
@@ -110,6 +112,15 @@ class Credentials:
             "AWS_SESSION_TOKEN": self.session_token,
         }
 
+    def session(self, region: str) -> boto3.session.Session:
+        """A boto3 session with these credentials only (no profile of the machine)."""
+        return boto3.session.Session(
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            aws_session_token=self.session_token,
+            region_name=region,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class FunctionSpec:
@@ -181,12 +192,7 @@ class Provisioner:
     def __init__(self, settings: Settings, moto: MotoServer, operator: Credentials) -> None:
         self.settings = settings
         self.moto = moto
-        self.session = boto3.session.Session(
-            aws_access_key_id=operator.access_key_id,
-            aws_secret_access_key=operator.secret_access_key,
-            aws_session_token=operator.session_token,
-            region_name=settings.region,
-        )
+        self.session = operator.session(settings.region)
         self.result = Provisioned(operator=operator)
         identity = self.client("sts").get_caller_identity()["Arn"]
         self.resolver = LocalResolver(
@@ -263,9 +269,9 @@ class Provisioner:
                 )
         self.resolver.created(table.address, {"arn": described["TableArn"], "id": name}, "moto")
         self.result.table_name = name
-        keys = "/".join(k["AttributeName"] for k in key_schema)
+        key_names = "/".join(k["AttributeName"] for k in key_schema)
         ttl_names = [t.get("attribute_name") for t in table.blocks("ttl")]
-        self._log(f"DynamoDB table {name} (keys {keys}, TTL {', '.join(ttl_names)})")
+        self._log(f"DynamoDB table {name} (keys {key_names}, TTL {', '.join(ttl_names)})")
 
     def _deny_policy(self) -> None:
         policy = self._single("alarm_enforcer", "aws_iam_policy", "deny")
@@ -346,7 +352,7 @@ class Provisioner:
             for item in self._instances("token_gate", "aws_dynamodb_table_item", kind).values():
                 document = json.loads(item.get("item"))
                 dynamodb.put_item(TableName=item.get("table_name"), Item=document)
-                principal = document["pk"]["S"].removeprefix("CALLER#")
+                principal = keys.principal_of(document[keys.PK]["S"])
                 self.result.registry[principal] = document["tier"]["S"]
         self._log(f"{len(self.result.registry)} registry items (CALLER#<principal> / PROFILE)")
 
@@ -443,11 +449,9 @@ def _trust(account: str) -> str:
 
 
 def _create_identity(iam: Any, caller: CallerSpec, account: str) -> str:
-    assert caller.arn is not None
-    resource = caller.arn.split(":", 5)[5]  # role/path/name or user/path/name
-    kind, _, rest = resource.partition("/")
-    path = "/" + rest.rsplit("/", 1)[0] + "/" if "/" in rest else "/"
-    if kind == "user":
+    identity = parse_principal(caller.arn, lockable=False)
+    path = identity.path or "/"
+    if identity.kind == "user":
         return str(iam.create_user(UserName=caller.name, Path=path)["User"]["Arn"])
     return str(
         iam.create_role(RoleName=caller.name, Path=path, AssumeRolePolicyDocument=_trust(account))[

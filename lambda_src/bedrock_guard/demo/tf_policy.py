@@ -31,6 +31,11 @@ def _one_or_list(values: Iterable[Any]) -> Any:
     return items[0] if len(items) == 1 else items
 
 
+def as_list(value: Any) -> list[Any]:
+    """A policy element read back as a list (the inverse of how it is written)."""
+    return value if isinstance(value, list) else [value]
+
+
 def _principals(blocks: Iterable[BlockView]) -> dict[str, Any]:
     principals: dict[str, list[Any]] = {}
     for block in blocks:

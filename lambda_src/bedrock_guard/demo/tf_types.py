@@ -17,7 +17,7 @@ from hcl2.rules.functions import FunctionCallRule
 from hcl2.rules.literal_rules import IdentifierRule
 
 from bedrock_guard.demo.hcl_eval import ExpressionError, Lazy, Unsupported, expression_text
-from bedrock_guard.demo.hcl_functions import template_text, to_set
+from bedrock_guard.demo.hcl_functions import normal_number, template_text, to_set
 
 PRIMITIVES = frozenset({"string", "number", "bool", "any"})
 COLLECTIONS = frozenset({"map", "list", "set"})
@@ -132,8 +132,7 @@ def _primitive(value: Any, kind: str, where: str) -> Any:
     if kind == "number":
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise ExpressionError(f"{where}: a number is required")
-        number = float(value) if isinstance(value, str) else value
-        return int(number) if isinstance(number, float) and number.is_integer() else number
+        return normal_number(float(value) if isinstance(value, str) else value)
     if isinstance(value, bool):
         return value
     if value in ("true", "false"):

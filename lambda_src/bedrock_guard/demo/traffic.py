@@ -21,7 +21,7 @@ from bedrock_guard.demo.terraform import ConfigError
 from bedrock_guard.gate_config import parse_model_aliases
 from bedrock_guard.local.lambda_events import api_gateway_event
 from bedrock_guard.pricing import PriceBook, parse_pricing_json
-from bedrock_guard.principals import PrincipalError, canonical_arn
+from bedrock_guard.principals import PrincipalError, canonical_arn, parse_principal
 
 # Big requests use nearly the gate's default ceiling on max_tokens (MAX_OUTPUT_TOKENS, 4096).
 BIG_MAX_TOKENS: Final = 4000
@@ -183,12 +183,10 @@ def event(
         return api_gateway_event(
             dict(request), api_key_id=api_key_id, account_id=account, request_id=request_id
         )
-    assert caller.arn is not None
-    kind = caller.arn.split(":", 5)[5].split("/", 1)[0]
-    partition = caller.arn.split(":")[1]
+    identity = parse_principal(caller.arn, lockable=False)
     user_arn = (
-        f"arn:{partition}:sts::{account}:assumed-role/{caller.name}/{session}"
-        if kind == "role"
+        f"arn:{identity.partition}:sts::{account}:assumed-role/{caller.name}/{session}"
+        if identity.kind == "role"
         else caller.arn
     )
     return api_gateway_event(

@@ -1,8 +1,9 @@
 """The traffic: steady requests, a caller running out of budget, a burst, and direct calls.
 
 Every request through the gate goes to the gate's container (the real handler); the burst goes
-to several containers at once (:mod:`.burst`); the direct calls go straight to the Bedrock
-stand-in, as a caller with its own Bedrock permissions could make them, bypassing the gate.
+to several containers at once (:mod:`bedrock_guard.local.burst`); the direct calls go straight
+to the Bedrock stand-in, as a caller with its own Bedrock permissions could make them, bypassing
+the gate.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections import Counter
 from typing import Final
 
 from bedrock_guard.accounting import Window
-from bedrock_guard.demo.burst import BurstPlan, run_burst
 from bedrock_guard.demo.result import (
     BEDROCK,
     GATE,
@@ -33,6 +33,7 @@ from bedrock_guard.demo.traffic import (
     requests_to_exhaust,
 )
 from bedrock_guard.demo.world import World
+from bedrock_guard.local.burst import BurstPlan, run_burst
 from bedrock_guard.local.clients import local_client
 from bedrock_guard.local.converse_replies import Reply
 from bedrock_guard.usage_store import MARKER_PREFIX

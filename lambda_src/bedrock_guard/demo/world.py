@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import boto3
-
 from bedrock_guard import keys
 from bedrock_guard.accounting import Window, period_of
 from bedrock_guard.demo.config import CallerSpec, Settings
@@ -21,8 +19,10 @@ from bedrock_guard.demo.lambda_part import LambdaContainer, LogSink
 from bedrock_guard.demo.provision import Provisioned, Provisioner, operator_credentials
 from bedrock_guard.demo.result import DEMO, Answer, DemoResult, Step
 from bedrock_guard.demo.traffic import Cast, answer, body, event, priciest_alias
+from bedrock_guard.ledger import Ledger
 from bedrock_guard.local.bedrock_stub import BedrockStub
 from bedrock_guard.local.moto_server import MotoServer
+from bedrock_guard.principals import API_KEY_PREFIX
 from bedrock_guard.usage_store import deserialize
 
 
@@ -94,15 +94,10 @@ class World:
         finally:
             self.reporter.phase_done(key)
 
-    def session(self) -> Any:
-        """A boto3 session with the operator's credentials (the local 'terraform' role)."""
-        operator = self.provisioned.operator
-        return boto3.session.Session(
-            aws_access_key_id=operator.access_key_id,
-            aws_secret_access_key=operator.secret_access_key,
-            aws_session_token=operator.session_token,
-            region_name=self.settings.region,
-        )
+    def client(self, service: str) -> Any:
+        """A client of the local endpoint with the operator's credentials (the local
+        'terraform' role)."""
+        return self.provisioner.client(service)
 
     def provision(self) -> None:
         """Create what ``environments/dev`` would create, as the local 'terraform' role."""
@@ -113,12 +108,13 @@ class World:
             f"{s.region}); the Bedrock stand-in at {self.stub.endpoint_url} plays Bedrock",
         )
         operator = operator_credentials(self.moto, s.partition, s.account)
-        provisioner = Provisioner(s, self.moto, operator)
-        self.provisioned: Provisioned = provisioner.run()
-        self.resolver = provisioner.resolver
+        self.provisioner = Provisioner(s, self.moto, operator)
+        self.provisioned: Provisioned = self.provisioner.run()
+        self.resolver = self.provisioner.resolver
         self.result.provisioned = tuple(self.provisioned.log)
-        self.dynamodb = self.session().client("dynamodb", endpoint_url=self.moto.endpoint_url)
-        self.iam = self.session().client("iam", endpoint_url=self.moto.endpoint_url)
+        self.dynamodb = self.client("dynamodb")
+        self.iam = self.client("iam")
+        self.ledger = Ledger(self.dynamodb, self.provisioned.table_name)
 
     def start_containers(self) -> None:
         """One warm container per function, with Terraform's environment plus the local
@@ -148,7 +144,7 @@ class World:
         """The principal the gate keys the caller by."""
         if caller.principal is not None:
             return caller.principal
-        return f"apikey:{self.api_key_id(caller)}"
+        return f"{API_KEY_PREFIX}{self.api_key_id(caller)}"
 
     def call(
         self, caller: CallerSpec, phase: str, model: str, prompt: str, max_tokens: int
@@ -184,7 +180,7 @@ class World:
         key = keys.usage_key(self.principal(caller), self.period.month)
         item = self.dynamodb.get_item(
             TableName=self.provisioned.table_name,
-            Key={name: {"S": value} for name, value in key.items()},
+            Key=keys.attribute_values(key),
             ConsistentRead=True,
         ).get("Item", {})
         return deserialize(item)
@@ -207,10 +203,4 @@ class World:
 
     def holders(self, caller: CallerSpec) -> tuple[str, ...]:
         """What holds the caller's lock in the ledger (empty: not locked)."""
-        key = keys.lock_state_key(self.principal(caller))
-        item = self.dynamodb.get_item(
-            TableName=self.provisioned.table_name,
-            Key={name: {"S": value} for name, value in key.items()},
-            ConsistentRead=True,
-        ).get("Item", {})
-        return tuple(sorted(item.get(keys.LOCKED_BY, {}).get("SS", [])))
+        return tuple(sorted(self.ledger.holders(self.principal(caller))))

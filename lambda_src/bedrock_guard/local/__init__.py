@@ -4,5 +4,6 @@
 - :mod:`.bedrock_stub`: an HTTP stand-in of the Bedrock Runtime Converse API
   (replies from :mod:`.converse_replies`).
 - :mod:`.lambda_events`: a Lambda context and API Gateway proxy events for the handlers.
+- :mod:`.burst`: concurrent Lambda containers, each an OS process running the real handler.
 - :mod:`.clients`: boto3 clients for the stand-ins, with fake credentials.
 """
