@@ -34,7 +34,7 @@ lint: $(BIN)/.installed ## ruff (style, imports, bugbear) and mypy on lambda_src
 	$(BIN)/mypy
 
 pytest: $(BIN)/.installed ## the pytest suite
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --durations=15
 
 checkov: $(CHECKOV_VENV)/.installed ## checkov over every module and environment
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bedrock_guard import keys
+from bedrock_guard.core import keys
 
 
 def create_guard_table(client: Any, name: str) -> None:

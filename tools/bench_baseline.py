@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bedrock_guard import keys
-from bedrock_guard.accounting import Window, period_of
+from bedrock_guard.core import keys
+from bedrock_guard.core.accounting import Window, period_of
 
 
 @dataclass(frozen=True)

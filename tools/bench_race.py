@@ -18,14 +18,14 @@ from typing import Any, Final
 
 from bench_baseline import CheckThenAdd
 
-from bedrock_guard import keys
-from bedrock_guard.accounting import input_token_bound
-from bedrock_guard.gate_metrics import RequestFacts
-from bedrock_guard.gate_service import GateCall, serve
+from bedrock_guard.core import keys
+from bedrock_guard.core.accounting import input_token_bound
+from bedrock_guard.core.principals import caller_identity
+from bedrock_guard.gate.metrics import RequestFacts
+from bedrock_guard.gate.service import GateCall, serve
 from bedrock_guard.local.bedrock_stub import BedrockStub
 from bedrock_guard.local.converse_replies import Reply
 from bedrock_guard.local.moto_server import MotoServer
-from bedrock_guard.principals import caller_identity
 from bedrock_guard.token_gate import build_runtime
 
 TABLE: Final = "bedrock-guard-bench"

@@ -18,10 +18,10 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from aws_lambda_powertools.utilities.data_classes.sns_event import SNSEventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bedrock_guard import enforcer_metrics as m
-from bedrock_guard.alarm_messages import DropReason, MessageError, parse_alarm_message
-from bedrock_guard.enforcer_config import load_config
-from bedrock_guard.lock_service import Home, LockService, MessageOutcome, build_service
+from bedrock_guard.enforcer import metrics as m
+from bedrock_guard.enforcer.alarm_messages import DropReason, MessageError, parse_alarm_message
+from bedrock_guard.enforcer.config import load_config
+from bedrock_guard.enforcer.lock_service import Home, LockService, MessageOutcome, build_service
 
 logger = Logger()
 metrics = m.metrics

@@ -19,17 +19,17 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from bedrock_guard.bedrock_client import build_client, retry_budget_seconds, worst_call_seconds
-from bedrock_guard.gate_config import (
+from bedrock_guard.core.principals import caller_identity
+from bedrock_guard.gate.bedrock_client import build_client, retry_budget_seconds, worst_call_seconds
+from bedrock_guard.gate.config import (
     DEFAULT_METRICS_NAMESPACE,
     LAMBDA_RUNTIME_VARIABLE,
     GateConfigError,
     load_config,
 )
-from bedrock_guard.gate_metrics import RequestFacts, publish_caller_budget, record_request
-from bedrock_guard.gate_service import GateCall, GateRuntime, serve
-from bedrock_guard.principals import caller_identity
-from bedrock_guard.usage_store import UsageStore
+from bedrock_guard.gate.metrics import RequestFacts, publish_caller_budget, record_request
+from bedrock_guard.gate.service import GateCall, GateRuntime, serve
+from bedrock_guard.gate.usage_store import UsageStore
 
 logger = Logger()
 metrics = Metrics(

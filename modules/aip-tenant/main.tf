@@ -29,7 +29,7 @@ locals {
   }
 
   # Cross-Region (system-defined) profile ids start with a geography; the same list as
-  # bedrock_guard.pricing.GEO_PREFIXES. "us-gov" precedes "us" so the longer prefix wins.
+  # bedrock_guard.core.pricing.GEO_PREFIXES. "us-gov" precedes "us" so the longer prefix wins.
   geo_prefixes  = ["us-gov", "us", "eu", "apac", "jp", "au", "ca", "global"]
   geo_prefix_re = "^(${join("|", local.geo_prefixes)})\\."
 

@@ -54,7 +54,7 @@ variable "tenants" {
   # Accepted model sources, in order: a foundation model ARN, a system-defined (cross-Region)
   # profile ARN, a cross-Region profile id (geography.provider.model), a foundation model id
   # (provider.model, not starting with a geography). The geography prefixes match
-  # bedrock_guard.pricing.GEO_PREFIXES (a test keeps them equal).
+  # bedrock_guard.core.pricing.GEO_PREFIXES (a test keeps them equal).
   validation {
     condition = alltrue([for tenant in values(var.tenants) : (
       can(regex("^arn:aws(-[a-z]+)*:bedrock:[a-z0-9-]+::foundation-model/[a-z0-9-]+\\.[A-Za-z0-9.:-]+$", tenant.model_source)) ||

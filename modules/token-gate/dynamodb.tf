@@ -1,5 +1,5 @@
 # One table for the caller registry, the usage counters and the lock ledger; key layout in
-# lambda_src/bedrock_guard/keys.py. Counters are keyed by period, so no reset job exists: old
+# lambda_src/bedrock_guard/core/keys.py. Counters are keyed by period, so no reset job exists: old
 # months age out through the TTL attribute.
 resource "aws_dynamodb_table" "this" {
   name                        = local.table_name

@@ -16,7 +16,7 @@ locals {
 
   # ---------------------------------------------------------------------------------------------
   # Registered callers. Keys are put in the canonical form the gate looks callers up by
-  # (bedrock_guard.principals): the path-less user or role ARN, a session ARN reduced to its
+  # (bedrock_guard.core.principals): the path-less user or role ARN, a session ARN reduced to its
   # role, or apikey:<id> unchanged. variables.tf has already refused anything else.
   # ---------------------------------------------------------------------------------------------
   iam_arn_regex     = "^arn:(?P<partition>aws(?:-[a-z]+)*):iam::(?P<account>[0-9]{12}):(?P<kind>user|role)/(?:[!-~]*/)?(?P<name>[A-Za-z0-9_+=,.@-]{1,128})$"

@@ -333,7 +333,7 @@ variable "bedrock_endpoint_url" {
 variable "gate_settings" {
   description = <<-EOT
     Optional runtime settings of the gate; a null field is left out of the environment, so the
-    code's default applies (bedrock_guard.gate_config). bedrock_read_timeout_seconds
+    code's default applies (bedrock_guard.gate.config). bedrock_read_timeout_seconds
     (BEDROCK_READ_TIMEOUT_SECONDS, default 25, 1-900, below lambda_timeout): how long one Bedrock
     attempt may wait for an answer. bedrock_max_attempts (BEDROCK_MAX_ATTEMPTS, default 2, 1-5):
     attempts per request, retries included. max_output_tokens (MAX_OUTPUT_TOKENS, default 4096):

@@ -13,16 +13,17 @@ from typing import Any
 import boto3
 import pytest
 
-from bedrock_guard import keys, operator_actions
-from bedrock_guard.alarm_messages import parse_alarm_message
-from bedrock_guard.alarm_tags import AlarmTags
 from bedrock_guard.cli import main, months
-from bedrock_guard.enforcer_config import EnforcerConfig
-from bedrock_guard.iam_lock import IamLock
-from bedrock_guard.ledger import Ledger
-from bedrock_guard.lock_service import Home, LockService
-from bedrock_guard.principals import parse_principal
-from bedrock_guard.protection import ProtectedPrincipals
+from bedrock_guard.core import keys
+from bedrock_guard.core.principals import parse_principal
+from bedrock_guard.enforcer import operator_actions
+from bedrock_guard.enforcer.alarm_messages import parse_alarm_message
+from bedrock_guard.enforcer.alarm_tags import AlarmTags
+from bedrock_guard.enforcer.config import EnforcerConfig
+from bedrock_guard.enforcer.iam_lock import IamLock
+from bedrock_guard.enforcer.ledger import Ledger
+from bedrock_guard.enforcer.lock_service import Home, LockService
+from bedrock_guard.enforcer.protection import ProtectedPrincipals
 from tests.aws_tables import create_guard_table
 from tests.enforcer.moto_account import LAMBDA_TRUST_POLICY, MotoAccount
 
@@ -225,8 +226,10 @@ class Run:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """``cli(*args, clients=..., environ=...)`` runs ``main`` in-process and captures output."""
+    # Output to a pipe: whatever width the test runner's own terminal has must not leak in.
+    monkeypatch.delenv("COLUMNS", raising=False)
 
     def run(*args: str, **kwargs: Any) -> Run:
         capsys.readouterr()

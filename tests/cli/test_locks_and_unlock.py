@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bedrock_guard import keys
+from bedrock_guard.core import keys
 from tests.cli.conftest import (
     ALARM_ARN,
     ALARM_NAME,
@@ -214,7 +214,7 @@ def test_an_alarm_lock_recorded_during_the_unlock_stands(
     world: World, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The alarm fires again between the ledger clear and the re-check: the lock stands."""
-    from bedrock_guard.ledger import Ledger
+    from bedrock_guard.enforcer.ledger import Ledger
 
     clear = Ledger.clear_holders
 

@@ -9,9 +9,9 @@ import boto3
 import pytest
 
 from bedrock_guard import token_gate
-from bedrock_guard.gate_config import load_config
-from bedrock_guard.gate_service import GateRuntime
-from bedrock_guard.usage_store import UsageStore
+from bedrock_guard.gate.config import load_config
+from bedrock_guard.gate.service import GateRuntime
+from bedrock_guard.gate.usage_store import UsageStore
 from tests.contract.api_recorder import recording
 from tests.contract.hcl_policies import allowed_actions, grants
 from tests.gate.conftest import (

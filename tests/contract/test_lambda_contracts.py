@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from bedrock_guard import enforcer_config, gate_config
+from bedrock_guard.enforcer import config as enforcer_config
+from bedrock_guard.gate import config as gate_config
 from tests.contract.hcl_policies import environment_keys
 from tests.terraform.tfload import REPO, body, load_module
 

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from bedrock_guard.gate_config import GateConfigError, load_config
+from bedrock_guard.gate.config import GateConfigError, load_config
 from tests.terraform.tfload import REPO, load_module
 
 AIP = load_module(REPO / "modules" / "aip-tenant")

@@ -12,7 +12,6 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
 
-from bedrock_guard.alarm_messages import AlarmState, parse_alarm_message
 from bedrock_guard.demo.cloudwatch_part import (
     CloudWatchPart,
     _state,
@@ -21,6 +20,7 @@ from bedrock_guard.demo.cloudwatch_part import (
     emf_datapoints,
     region_name,
 )
+from bedrock_guard.enforcer.alarm_messages import AlarmState, parse_alarm_message
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 AT = datetime(2026, 11, 23, 10, 1, 12, 345678, tzinfo=UTC)

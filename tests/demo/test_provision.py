@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bedrock_guard import keys
+from bedrock_guard.core import keys
 from bedrock_guard.demo.config import load_settings
 from bedrock_guard.demo.provision import Provisioned, Provisioner, operator_credentials
 from bedrock_guard.local.moto_server import MotoServer

@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
-from bedrock_guard import keys
+from bedrock_guard.core import keys
 from tests.aws_tables import create_guard_table
 from tests.enforcer.moto_account import LAMBDA_TRUST_POLICY, MotoAccount
 
@@ -452,7 +452,7 @@ def enforcer(load_enforcer: Loader) -> ModuleType:
 @pytest.fixture(autouse=True)
 def reset_metrics() -> Iterator[None]:
     """Powertools keeps metrics in class attributes: start every test from none."""
-    from bedrock_guard.enforcer_metrics import metrics
+    from bedrock_guard.enforcer.metrics import metrics
 
     metrics.clear_metrics()
     yield

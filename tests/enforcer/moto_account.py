@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bedrock_guard import keys
+from bedrock_guard.core import keys
 
 # Trust policy of the roles the suites create (any will do: nothing assumes them).
 LAMBDA_TRUST_POLICY = json.dumps(

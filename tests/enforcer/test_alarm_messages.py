@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bedrock_guard.alarm_messages import (
+from bedrock_guard.enforcer.alarm_messages import (
     AlarmState,
     DropReason,
     MessageError,

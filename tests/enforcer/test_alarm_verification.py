@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from dateutil.tz import tzlocal
 
-from bedrock_guard.alarm_lookup import AlarmKind, DescribedAlarm, described_alarms
-from bedrock_guard.alarm_messages import (
+from bedrock_guard.enforcer.alarm_lookup import AlarmKind, DescribedAlarm, described_alarms
+from bedrock_guard.enforcer.alarm_messages import (
     AlarmMessage,
     AlarmState,
     DropReason,
     MessageError,
     parse_alarm_message,
 )
-from bedrock_guard.alarm_verification import alarm_name_to_describe, verify
+from bedrock_guard.enforcer.alarm_verification import alarm_name_to_describe, verify
 from tests.enforcer.conftest import (
     ALARM_ARN,
     ALARM_NAME,

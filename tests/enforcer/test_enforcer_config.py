@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bedrock_guard.enforcer_config import (
+from bedrock_guard.enforcer.config import (
     ENVIRONMENT_VARIABLES,
     ConfigError,
     EnforcerConfig,

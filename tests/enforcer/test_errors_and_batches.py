@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from bedrock_guard import keys
+from bedrock_guard.core import keys
 from tests.conftest import FakeLambdaContext
 from tests.enforcer.conftest import (
     ACCOUNT,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bedrock_guard.alarm_messages import normalise_time
+from bedrock_guard.enforcer.alarm_messages import normalise_time
 from tests.conftest import FakeLambdaContext
 from tests.enforcer.conftest import (
     ACCOUNT,

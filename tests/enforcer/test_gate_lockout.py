@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from bedrock_guard import operator_actions, token_gate
+from bedrock_guard import token_gate
+from bedrock_guard.enforcer import operator_actions
 from tests.conftest import FakeLambdaContext
 from tests.enforcer.conftest import ALICE, BOB, TABLE, Alarms, Loader, World, load_event, sns_event
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bedrock_guard import keys
-from bedrock_guard.alarm_messages import normalise_time
+from bedrock_guard.core import keys
+from bedrock_guard.enforcer.alarm_messages import normalise_time
 from tests.conftest import FakeLambdaContext
 from tests.enforcer.conftest import (
     ALARM_ARN,

@@ -6,9 +6,10 @@ from types import ModuleType
 
 import pytest
 
-from bedrock_guard import keys, operator_actions
-from bedrock_guard.lock_service import Home
-from bedrock_guard.principals import PrincipalError
+from bedrock_guard.core import keys
+from bedrock_guard.core.principals import PrincipalError
+from bedrock_guard.enforcer import operator_actions
+from bedrock_guard.enforcer.lock_service import Home
 from tests.conftest import FakeLambdaContext
 from tests.enforcer.conftest import (
     ACCOUNT,

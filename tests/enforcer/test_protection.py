@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bedrock_guard.principals import Principal, parse_principal
-from bedrock_guard.protection import ProtectedPrincipals
+from bedrock_guard.core.principals import Principal, parse_principal
+from bedrock_guard.enforcer.protection import ProtectedPrincipals
 
 ACCT = "123456789012"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bedrock_guard import keys
+from bedrock_guard.core import keys
 from tests.conftest import FakeLambdaContext
 from tests.enforcer.conftest import (
     ACCOUNT,

@@ -15,10 +15,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from bedrock_guard import keys, token_gate
-from bedrock_guard.gate_config import load_config
-from bedrock_guard.gate_service import GateRuntime
-from bedrock_guard.usage_store import UsageStore, deserialize
+from bedrock_guard import token_gate
+from bedrock_guard.core import keys
+from bedrock_guard.gate.config import load_config
+from bedrock_guard.gate.service import GateRuntime
+from bedrock_guard.gate.usage_store import UsageStore, deserialize
 from tests.aws_tables import create_guard_table
 from tests.gate.moto_compat import exact_moto_numbers
 

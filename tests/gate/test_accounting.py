@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from bedrock_guard.accounting import (
+from bedrock_guard.core.accounting import (
     BLOCK_OVERHEAD_TOKENS,
     MESSAGE_OVERHEAD_TOKENS,
     REQUEST_OVERHEAD_TOKENS,
@@ -29,7 +29,7 @@ from bedrock_guard.accounting import (
     used_percent,
     worst_case,
 )
-from bedrock_guard.pricing import Price
+from bedrock_guard.core.pricing import Price
 
 LIMITS = Limits(
     daily_tokens=1000, monthly_tokens=5000, daily_usd=Decimal("1"), monthly_usd=Decimal("3")

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from bedrock_guard import keys
+from bedrock_guard.core import keys
+from bedrock_guard.gate.usage_store import MARKER_PREFIX, deserialize
 from bedrock_guard.local.bedrock_stub import BedrockStub
 from bedrock_guard.local.burst import BurstPlan, run_burst
 from bedrock_guard.local.converse_replies import Reply
 from bedrock_guard.local.lambda_events import api_gateway_event
 from bedrock_guard.local.moto_server import MotoServer
-from bedrock_guard.usage_store import MARKER_PREFIX, deserialize
 from tests.aws_tables import create_guard_table
 
 pytestmark = pytest.mark.server

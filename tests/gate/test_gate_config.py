@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bedrock_guard.accounting import Limits
-from bedrock_guard.gate_config import (
+from bedrock_guard.core.accounting import Limits
+from bedrock_guard.gate.config import (
     ENVIRONMENT_VARIABLES,
     REQUIRED_ENVIRONMENT_VARIABLES,
     GateConfigError,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bedrock_guard.gate_metrics import CALLER_BUDGET_METRIC
+from bedrock_guard.gate.metrics import CALLER_BUDGET_METRIC
 from tests.gate.conftest import ROLE, Gate, request_body
 
 SEPARATE_SETS = [["service"], ["Model"], ["CostCenter"], ["Application"], ["Environment"]]

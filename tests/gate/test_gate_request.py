@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bedrock_guard.gate_request import RequestError, RequestRules, parse_request
+from bedrock_guard.gate.request import RequestError, RequestRules, parse_request
 
 RULES = RequestRules(max_request_bytes=4096, max_output_tokens=1000, default_max_tokens=200)
 

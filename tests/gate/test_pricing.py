@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from bedrock_guard.pricing import (
+from bedrock_guard.core.pricing import (
     BUILTIN_PRICES_PER_1K,
     Price,
     PriceBook,

@@ -13,8 +13,9 @@ from typing import Any
 import boto3
 import pytest
 
-from bedrock_guard import bedrock_client, token_gate
-from bedrock_guard.gate_config import GateConfigError, load_config
+from bedrock_guard import token_gate
+from bedrock_guard.gate import bedrock_client
+from bedrock_guard.gate.config import GateConfigError, load_config
 from tests.gate.conftest import (
     ROLE,
     TABLE,

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 
-from bedrock_guard import keys, token_gate
+from bedrock_guard import token_gate
+from bedrock_guard.core import keys
 from tests.gate.conftest import (
     API_KEY,
     HAIKU,

@@ -12,9 +12,9 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from bedrock_guard import keys
-from bedrock_guard.accounting import Charge, Counters, Limits, Window, caps, period_of
-from bedrock_guard.usage_store import (
+from bedrock_guard.core import keys
+from bedrock_guard.core.accounting import Charge, Counters, Limits, Window, caps, period_of
+from bedrock_guard.gate.usage_store import (
     Conflict,
     Locked,
     OverBudget,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bedrock_guard.pricing import GEO_PREFIXES
+from bedrock_guard.core.pricing import GEO_PREFIXES
 from tests.terraform.hcl_blocks import resources_of, statement_blocks
 from tests.terraform.tfload import REPO, TfModule, body, load_module
 

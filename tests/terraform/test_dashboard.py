@@ -23,8 +23,12 @@ import pytest
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.shared import constants as powertools_constants
 
-from bedrock_guard import bedrock_client, enforcer_metrics, gate_config, gate_metrics, token_gate
-from bedrock_guard.pricing import TokenUsage
+from bedrock_guard import token_gate
+from bedrock_guard.core.pricing import TokenUsage
+from bedrock_guard.enforcer import metrics as enforcer_metrics
+from bedrock_guard.gate import bedrock_client
+from bedrock_guard.gate import config as gate_config
+from bedrock_guard.gate import metrics as gate_metrics
 from tests.terraform.tfload import REPO, expressions, load_module, strings
 
 MODULE = load_module(REPO / "modules" / "token-gate")
@@ -156,9 +160,9 @@ def _enforcer_aliases(tree: ast.Module) -> set[str]:
     return {
         alias.asname or alias.name
         for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module == "bedrock_guard"
+        if isinstance(node, ast.ImportFrom) and node.module == "bedrock_guard.enforcer"
         for alias in node.names
-        if alias.name == "enforcer_metrics"
+        if alias.name == "metrics"
     }
 
 
@@ -223,7 +227,7 @@ def enforcer_counters(source: str) -> dict[str, frozenset[str]]:
 
 def enforcer_publication() -> Published:
     published: Published = {}
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         counters = enforcer_counters(path.read_text(encoding="utf-8"))
         for name, dimensions in counters.items():
             published.setdefault(name, set()).add(dimensions)
@@ -499,7 +503,7 @@ def test_count_by_adds_the_service_dimension(
 def test_log_widgets_filter_on_messages_the_code_writes() -> None:
     messages = queried_messages(DASHBOARD)
     assert {"request answered", "locked principal out of Bedrock"} <= messages
-    assert unknown_messages(messages, code_strings(PACKAGE.glob("*.py"))) == []
+    assert unknown_messages(messages, code_strings(PACKAGE.rglob("*.py"))) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -657,7 +661,7 @@ def test_metric_arrays_reads_dimensions_and_skips_options() -> None:
 
 def test_enforcer_counters_reads_count_and_count_by() -> None:
     source = (
-        "from bedrock_guard import enforcer_metrics as em\n"
+        "from bedrock_guard.enforcer import metrics as em\n"
         "REASON = 'Reason'\n"
         "em.count(em.LOCKS)\n"
         "em.count_by(em.REFUSED, REASON, 'protected')\n"
@@ -670,7 +674,7 @@ def test_enforcer_counters_reads_count_and_count_by() -> None:
         enforcer_metrics.DRY_RUN: frozenset({"Action", SERVICE}),
     }
     with pytest.raises(ValueError, match="cannot resolve"):
-        enforcer_counters("from bedrock_guard import enforcer_metrics as m\nm.count(name)\n")
+        enforcer_counters("from bedrock_guard.enforcer import metrics as m\nm.count(name)\n")
 
 
 def test_environment_problems_finds_unknown_unset_and_conditional_names() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bedrock_guard.enforcer_config import ENVIRONMENT_VARIABLES
+from bedrock_guard.enforcer.config import ENVIRONMENT_VARIABLES
 from tests.terraform.hcl_blocks import as_list, resources_of
 from tests.terraform.test_iam_actions import Statement, document_statements, resolve
 from tests.terraform.tfload import REPO, TfModule, body, load_module

@@ -437,7 +437,7 @@ def test_key_ids_and_gate_principals_are_outputs() -> None:
     assert outputs["api_key_ids"]["value"] == (
         "${{for user, key in aws_api_gateway_api_key.this : user => key.id}}"
     )
-    # The token gate keys API-key callers as apikey:<id> (bedrock_guard.principals).
+    # The token gate keys API-key callers as apikey:<id> (bedrock_guard.core.principals).
     assert outputs["api_key_principals"]["value"] == (
         '${{for user, key in aws_api_gateway_api_key.this : user => "apikey:${key.id}"}}'
     )

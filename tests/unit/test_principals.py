@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bedrock_guard.principals import (
+from bedrock_guard.core.principals import (
     PrincipalError,
     Refusal,
     caller_identity,

@@ -19,7 +19,7 @@ import boto3
 from botocore.config import Config
 
 from bedrock_guard.cli.errors import CliError, ExitCode
-from bedrock_guard.enforcer_config import TABLE_NAME_RE
+from bedrock_guard.enforcer.config import TABLE_NAME_RE
 
 TABLE_ENV: Final = ("USAGE_TABLE_NAME", "LEDGER_TABLE_NAME")
 TABLE_OUTPUT: Final = "table_name"

@@ -25,7 +25,7 @@ from botocore.exceptions import (
     UnauthorizedSSOTokenError,
 )
 
-from bedrock_guard.aws_errors import error_code
+from bedrock_guard.core.aws_errors import error_code
 
 
 class ExitCode(IntEnum):

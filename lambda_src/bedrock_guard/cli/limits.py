@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
-from bedrock_guard.accounting import WINDOWS, Counters, Limits, Window, remaining, used_percent
 from bedrock_guard.cli.context import Context
 from bedrock_guard.cli.errors import CliError, ExitCode
 from bedrock_guard.cli.table_reader import CallerMonth
-from bedrock_guard.gate_config import NO_DEFAULT_TIER, parse_tier_limits
+from bedrock_guard.core.accounting import WINDOWS, Counters, Limits, Window, remaining, used_percent
+from bedrock_guard.gate.config import NO_DEFAULT_TIER, parse_tier_limits
 
 TIER_LIMITS_ENV: Final = ("TIER_LIMITS_JSON",)
 TIER_LIMITS_OUTPUT: Final = "tier_limits_json"

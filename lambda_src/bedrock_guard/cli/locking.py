@@ -1,8 +1,8 @@
 """The enforcer's lock service, built from the CLI's clients, and what holds each lock.
 
 The CLI drives the same IAM and ledger layers as the alarm enforcer (through
-:mod:`bedrock_guard.operator_actions`), so an operator's unlock follows the same ordering and
-leaves IAM and the ledger agreeing.
+:mod:`bedrock_guard.enforcer.operator_actions`), so an operator's unlock follows the
+same ordering and leaves IAM and the ledger agreeing.
 """
 
 from __future__ import annotations
@@ -10,23 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from bedrock_guard import keys
-from bedrock_guard.alarm_tags import AlarmTags
 from bedrock_guard.cli.context import Context
 from bedrock_guard.cli.errors import CliError, ExitCode
 from bedrock_guard.cli.table_reader import get_item
-from bedrock_guard.enforcer_config import (
+from bedrock_guard.core import keys
+from bedrock_guard.enforcer.alarm_tags import AlarmTags
+from bedrock_guard.enforcer.config import (
     DENY_POLICY_ARN,
     LEDGER_TABLE_NAME,
     ConfigError,
     EnforcerConfig,
     load_config,
 )
-from bedrock_guard.iam_lock import IamLock
-from bedrock_guard.ledger import EventAction, Ledger
-from bedrock_guard.lock_service import LockService
-from bedrock_guard.protection import ProtectedPrincipals
-from bedrock_guard.usage_store import deserialize
+from bedrock_guard.enforcer.iam_lock import IamLock
+from bedrock_guard.enforcer.ledger import EventAction, Ledger
+from bedrock_guard.enforcer.lock_service import LockService
+from bedrock_guard.enforcer.protection import ProtectedPrincipals
+from bedrock_guard.gate.usage_store import deserialize
 
 DENY_POLICY_OUTPUT: Final = "deny_policy_arn"
 EVENT_PREFIX: Final = "EVENT#"

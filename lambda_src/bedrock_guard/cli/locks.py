@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any, Final
 
-from bedrock_guard import operator_actions
 from bedrock_guard.cli.context import Context
 from bedrock_guard.cli.errors import ExitCode
 from bedrock_guard.cli.locking import build_service, describe_holder
 from bedrock_guard.cli.output import Output, new_table
+from bedrock_guard.enforcer import operator_actions
 
 HELP: Final = "who is locked, by which alarm(s) or operator, since when"
 DESCRIPTION: Final = """\

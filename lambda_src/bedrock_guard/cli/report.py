@@ -11,13 +11,13 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from bedrock_guard.aws_errors import error_code
 from bedrock_guard.cli.context import Context
 from bedrock_guard.cli.cost_explorer import METRIC, costs_by_tag, discover_services
 from bedrock_guard.cli.errors import ACCESS_DENIED_CODES, CliError, ExitCode
 from bedrock_guard.cli.months import Month, current_month, parse_month
 from bedrock_guard.cli.output import Output, new_table, usd_human
 from bedrock_guard.cli.table_reader import CallerMonth, read_month
+from bedrock_guard.core.aws_errors import error_code
 
 # Cost allocation tag (as the aip-tenant module tags inference profiles) -> registry attribute.
 GROUPS: Final = {

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
-from bedrock_guard import keys
-from bedrock_guard.usage_store import MARKER_PREFIX, deserialize, profile_from_item
+from bedrock_guard.core import keys
+from bedrock_guard.gate.usage_store import MARKER_PREFIX, deserialize, profile_from_item
 
 USAGE_PREFIX: Final = "USAGE#"
 CALLER_PREFIX: Final = "CALLER#"

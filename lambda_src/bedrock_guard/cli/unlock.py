@@ -11,15 +11,15 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from bedrock_guard import operator_actions
-from bedrock_guard.aws_errors import error_code
 from bedrock_guard.cli.context import Context
 from bedrock_guard.cli.errors import CliError, ExitCode
 from bedrock_guard.cli.locking import build_service, deny_policy_arn
 from bedrock_guard.cli.output import Output
-from bedrock_guard.iam_lock import NO_SUCH_ENTITY
-from bedrock_guard.lock_service import LockService, Outcome
-from bedrock_guard.principals import Principal, PrincipalError, parse_principal
+from bedrock_guard.core.aws_errors import error_code
+from bedrock_guard.core.principals import Principal, PrincipalError, parse_principal
+from bedrock_guard.enforcer import operator_actions
+from bedrock_guard.enforcer.iam_lock import NO_SUCH_ENTITY
+from bedrock_guard.enforcer.lock_service import LockService, Outcome
 
 MAX_REASON_CHARS: Final = 1000
 NOT_LOCKED: Final = "not_locked"

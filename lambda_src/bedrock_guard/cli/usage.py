@@ -6,14 +6,14 @@ import argparse
 from decimal import Decimal
 from typing import Any, Final
 
-from bedrock_guard import keys
 from bedrock_guard.cli.context import Context
 from bedrock_guard.cli.errors import CliError, ExitCode
 from bedrock_guard.cli.limits import Standing, TierSettings, limits_json, load_tiers, standing
 from bedrock_guard.cli.months import Month, current_month, parse_month, today_in
 from bedrock_guard.cli.output import Output, new_table, tokens_human, usd_human
 from bedrock_guard.cli.table_reader import CallerMonth, read_caller, read_month
-from bedrock_guard.principals import API_KEY_PREFIX, caller_identity
+from bedrock_guard.core import keys
+from bedrock_guard.core.principals import API_KEY_PREFIX, caller_identity
 
 WARN_PERCENT: Final = 80
 

@@ -17,13 +17,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from bedrock_guard.accounting import Limits, Window
+from bedrock_guard.core.accounting import Limits, Window
+from bedrock_guard.core.principals import PrincipalError, parse_principal
 from bedrock_guard.demo.hcl_eval import EvalError
 from bedrock_guard.demo.terraform import ConfigError, ModuleInstance, Terraform, evaluation_error
 from bedrock_guard.demo.tf_policy import as_list
-from bedrock_guard.gate_config import parse_tier_limits
+from bedrock_guard.gate.config import parse_tier_limits
 from bedrock_guard.local.lambda_events import DEFAULT_ACCOUNT
-from bedrock_guard.principals import PrincipalError, parse_principal
 
 ENVIRONMENT: Final = Path("environments") / "dev"
 TFVARS_EXAMPLE: Final = "terraform.tfvars.example"

@@ -17,12 +17,12 @@ from typing import Any, Final
 
 import boto3
 
-from bedrock_guard import keys
+from bedrock_guard.core import keys
+from bedrock_guard.core.principals import parse_principal
 from bedrock_guard.demo.config import CallerSpec, Settings
 from bedrock_guard.demo.hcl_eval import EvalError, Unknown, plain
 from bedrock_guard.demo.terraform import ResourceInstance, evaluation_error
 from bedrock_guard.local.moto_server import MotoServer
-from bedrock_guard.principals import parse_principal
 
 OPERATOR_ROLE: Final = "terraform"
 OPERATOR_SESSION: Final = "bedrock-guard-demo"

@@ -26,7 +26,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from bedrock_guard.accounting import Window
+from bedrock_guard.core.accounting import Window
 from bedrock_guard.demo.result import (
     BEDROCK,
     CLOUDWATCH,

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
-from bedrock_guard.accounting import Window
+from bedrock_guard.core.accounting import Window
 from bedrock_guard.demo.result import CallerReport, DemoResult, LockView, amount
 
 BAR_WIDTH: Final = 420

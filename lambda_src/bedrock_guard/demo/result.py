@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
-from bedrock_guard.accounting import Limits
+from bedrock_guard.core.accounting import Limits
 from bedrock_guard.demo.cloudwatch_part import Transition
 from bedrock_guard.demo.config import Fact
 from bedrock_guard.demo.provision import Note

@@ -7,12 +7,12 @@ import json
 from collections import Counter
 from decimal import Decimal
 
-from bedrock_guard import keys
-from bedrock_guard.accounting import Counters, Window, used_percent
+from bedrock_guard.core import keys
+from bedrock_guard.core.accounting import Counters, Window, used_percent
 from bedrock_guard.demo.config import CallerSpec
 from bedrock_guard.demo.result import CallerReport, LedgerEvent
 from bedrock_guard.demo.world import World
-from bedrock_guard.usage_store import deserialize
+from bedrock_guard.gate.usage_store import deserialize
 
 
 def summarise(world: World) -> None:

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
-from bedrock_guard.accounting import Limits, Window
+from bedrock_guard.core.accounting import Limits, Window
+from bedrock_guard.core.pricing import PriceBook, parse_pricing_json
+from bedrock_guard.core.principals import PrincipalError, canonical_arn, parse_principal
 from bedrock_guard.demo.config import CallerSpec, Settings, TenantSpec
 from bedrock_guard.demo.result import Answer
 from bedrock_guard.demo.terraform import ConfigError
-from bedrock_guard.gate_config import parse_model_aliases
+from bedrock_guard.gate.config import parse_model_aliases
 from bedrock_guard.local.lambda_events import api_gateway_event
-from bedrock_guard.pricing import PriceBook, parse_pricing_json
-from bedrock_guard.principals import PrincipalError, canonical_arn, parse_principal
 
 # Big requests use nearly the gate's default ceiling on max_tokens (MAX_OUTPUT_TOKENS, 4096).
 BIG_MAX_TOKENS: Final = 4000

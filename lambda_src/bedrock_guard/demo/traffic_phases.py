@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from typing import Final
 
-from bedrock_guard.accounting import Window
+from bedrock_guard.core.accounting import Window
 from bedrock_guard.demo.result import (
     BEDROCK,
     GATE,
@@ -33,10 +33,10 @@ from bedrock_guard.demo.traffic import (
     requests_to_exhaust,
 )
 from bedrock_guard.demo.world import World
+from bedrock_guard.gate.usage_store import MARKER_PREFIX
 from bedrock_guard.local.burst import BurstPlan, run_burst
 from bedrock_guard.local.clients import local_client
 from bedrock_guard.local.converse_replies import Reply
-from bedrock_guard.usage_store import MARKER_PREFIX
 
 REFUSALS_SHOWN: Final = 3
 BURST_LATENCY_MS: Final = 40  # the stand-in answers a little later, so requests overlap

@@ -12,18 +12,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bedrock_guard import keys
-from bedrock_guard.accounting import Window, period_of
+from bedrock_guard.core import keys
+from bedrock_guard.core.accounting import Window, period_of
+from bedrock_guard.core.principals import API_KEY_PREFIX
 from bedrock_guard.demo.config import CallerSpec, Settings
 from bedrock_guard.demo.lambda_part import LambdaContainer, LogSink
 from bedrock_guard.demo.provision import Provisioned, Provisioner, operator_credentials
 from bedrock_guard.demo.result import DEMO, Answer, DemoResult, Step
 from bedrock_guard.demo.traffic import Cast, answer, body, event, priciest_alias
-from bedrock_guard.ledger import Ledger
+from bedrock_guard.enforcer.ledger import Ledger
+from bedrock_guard.gate.usage_store import deserialize
 from bedrock_guard.local.bedrock_stub import BedrockStub
 from bedrock_guard.local.moto_server import MotoServer
-from bedrock_guard.principals import API_KEY_PREFIX
-from bedrock_guard.usage_store import deserialize
 
 
 @dataclass(frozen=True, slots=True)

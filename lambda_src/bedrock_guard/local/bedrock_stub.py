@@ -29,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any, Final, Self
 
+from bedrock_guard.core.pricing import TokenUsage
 from bedrock_guard.local.clients import local_client, local_http
 from bedrock_guard.local.converse_replies import (
     ConverseInputError,
@@ -36,7 +37,6 @@ from bedrock_guard.local.converse_replies import (
     build_reply,
     parse_request,
 )
-from bedrock_guard.pricing import TokenUsage
 
 _CONVERSE_PATH: Final = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
 CONTROL_PREFIX: Final = "/_stub"

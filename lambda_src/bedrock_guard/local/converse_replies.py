@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Final
 
 # The gate's own record of a call's tokens: the stand-in reports usage the way the gate reads it.
-from bedrock_guard.pricing import TokenUsage
+from bedrock_guard.core.pricing import TokenUsage
 
 # The Converse errors of the Bedrock Runtime API model, with the HTTP status each comes with.
 ERROR_STATUS: Final[dict[str, int]] = {

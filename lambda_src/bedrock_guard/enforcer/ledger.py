@@ -1,4 +1,4 @@
-"""The lock ledger in the shared DynamoDB table (key layout in :mod:`bedrock_guard.keys`).
+"""The lock ledger in the shared DynamoDB table (key layout in :mod:`bedrock_guard.core.keys`).
 
 Per principal: ``STATE`` holds ``locked_by``, the string set of what holds the lock (the token
 gate refuses while it exists); ``ALARM#<arn>`` is each alarm's last applied state change, the
@@ -16,9 +16,9 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from bedrock_guard import keys
-from bedrock_guard.alarm_messages import AlarmMessage, AlarmState
-from bedrock_guard.aws_errors import error_code
+from bedrock_guard.core import keys
+from bedrock_guard.core.aws_errors import error_code
+from bedrock_guard.enforcer.alarm_messages import AlarmMessage, AlarmState
 
 CONDITIONAL_CHECK_FAILED: Final = "ConditionalCheckFailed"
 CONDITIONAL_CHECK_FAILED_EXCEPTION: Final = "ConditionalCheckFailedException"

@@ -28,8 +28,8 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
 
-from bedrock_guard.pricing import TokenUsage
-from bedrock_guard.usage_store import Profile
+from bedrock_guard.core.pricing import TokenUsage
+from bedrock_guard.gate.usage_store import Profile
 
 UNREGISTERED: Final = "unregistered"
 UNSET: Final = "unset"

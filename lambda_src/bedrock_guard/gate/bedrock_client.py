@@ -22,9 +22,9 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
-from bedrock_guard.gate_config import GateConfig
-from bedrock_guard.gate_request import GateRequest
-from bedrock_guard.pricing import TokenUsage
+from bedrock_guard.core.pricing import TokenUsage
+from bedrock_guard.gate.config import GateConfig
+from bedrock_guard.gate.request import GateRequest
 
 CONNECT_TIMEOUT_SECONDS: Final = 3.0
 # botocore's standard retry mode sleeps at most this long between attempts.

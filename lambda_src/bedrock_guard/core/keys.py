@@ -2,7 +2,7 @@
 
 Every item has a partition key ``pk`` and a sort key ``sk`` (both strings); items that age out
 carry the epoch-seconds TTL attribute ``expires_at``. Principals are always in canonical form
-(see :mod:`bedrock_guard.principals`), so a role's sessions, and the role with or without its
+(see :mod:`bedrock_guard.core.principals`), so a role's sessions, and the role with or without its
 path, land on the same items.
 
 =====================  ==================  =================================================

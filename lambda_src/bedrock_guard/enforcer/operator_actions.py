@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import uuid
 
-from bedrock_guard import keys
-from bedrock_guard.ledger import EventAction, LockEntry
-from bedrock_guard.lock_service import Home, LockService, Outcome, PrincipalResult
-from bedrock_guard.principals import parse_principal
+from bedrock_guard.core import keys
+from bedrock_guard.core.principals import parse_principal
+from bedrock_guard.enforcer.ledger import EventAction, LockEntry
+from bedrock_guard.enforcer.lock_service import Home, LockService, Outcome, PrincipalResult
 
 
 def list_locks(service: LockService) -> list[LockEntry]:
@@ -26,7 +26,7 @@ def unlock(
 
     The alarms stay as they are: one still in ALARM does not lock again until it has been OK
     and fires anew (a replay of the message that locked is recognised and changes nothing).
-    Raises :class:`~bedrock_guard.principals.PrincipalError` for a malformed principal.
+    Raises :class:`~bedrock_guard.core.principals.PrincipalError` for a malformed principal.
     """
     parsed = parse_principal(principal)
     canonical = parsed.canonical

@@ -14,8 +14,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Final
 
-from bedrock_guard.alarm_lookup import DescribedAlarm
-from bedrock_guard.alarm_messages import (
+from bedrock_guard.enforcer.alarm_lookup import DescribedAlarm
+from bedrock_guard.enforcer.alarm_messages import (
     AlarmMessage,
     DropReason,
     MessageError,

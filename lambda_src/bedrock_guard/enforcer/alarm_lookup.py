@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from bedrock_guard.alarm_messages import AlarmState, dimension_values, metric_dimensions
+from bedrock_guard.enforcer.alarm_messages import AlarmState, dimension_values, metric_dimensions
 
 METRIC_ALARMS: Final = "MetricAlarms"
 COMPOSITE_ALARMS: Final = "CompositeAlarms"

@@ -7,8 +7,9 @@ metric at all. Anything that is not one of these raises :class:`MessageError` wi
 so the caller can log it and drop it instead of retrying it forever.
 
 A parsed message is only a claim: anyone allowed to publish to the topic can write one. The
-enforcer acts on it only after :mod:`bedrock_guard.alarm_verification` has checked it against
-the alarm CloudWatch describes, and then on what CloudWatch says, not on what the message says.
+enforcer acts on it only after :mod:`bedrock_guard.enforcer.alarm_verification` has checked
+it against the alarm CloudWatch describes, and then on what CloudWatch says, not on what the
+message says.
 """
 
 from __future__ import annotations

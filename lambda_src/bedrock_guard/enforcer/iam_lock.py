@@ -12,8 +12,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bedrock_guard.aws_errors import error_code
-from bedrock_guard.principals import Principal, parse_principal
+from bedrock_guard.core.aws_errors import error_code
+from bedrock_guard.core.principals import Principal, parse_principal
 
 NO_SUCH_ENTITY = "NoSuchEntity"
 LIMIT_EXCEEDED = "LimitExceeded"

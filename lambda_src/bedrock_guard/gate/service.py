@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from aws_lambda_powertools import Logger
 
-from bedrock_guard.accounting import (
+from bedrock_guard.core.accounting import (
     Charge,
     Counters,
     Limits,
@@ -34,13 +34,13 @@ from bedrock_guard.accounting import (
     used_percent,
     worst_case,
 )
-from bedrock_guard.bedrock_client import BedrockFailure, ConverseResult, converse
-from bedrock_guard.gate_config import GateConfig
-from bedrock_guard.gate_metrics import RequestFacts, dimensions_for
-from bedrock_guard.gate_request import GateRequest, RequestError, parse_request
-from bedrock_guard.pricing import Price
-from bedrock_guard.responses import GateError, json_response
-from bedrock_guard.usage_store import (
+from bedrock_guard.core.pricing import Price
+from bedrock_guard.gate.bedrock_client import BedrockFailure, ConverseResult, converse
+from bedrock_guard.gate.config import GateConfig
+from bedrock_guard.gate.metrics import RequestFacts, dimensions_for
+from bedrock_guard.gate.request import GateRequest, RequestError, parse_request
+from bedrock_guard.gate.responses import GateError, json_response
+from bedrock_guard.gate.usage_store import (
     Conflict,
     Locked,
     OverBudget,

@@ -30,7 +30,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
-from bedrock_guard.pricing import THOUSAND, Price
+from bedrock_guard.core.pricing import THOUSAND, Price
 
 REQUEST_OVERHEAD_TOKENS: Final = 64
 MESSAGE_OVERHEAD_TOKENS: Final = 16

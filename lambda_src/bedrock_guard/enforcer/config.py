@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from bedrock_guard.protection import ProtectedPrincipals
+from bedrock_guard.enforcer.protection import ProtectedPrincipals
 
 DENY_POLICY_ARN: Final = "DENY_POLICY_ARN"
 LEDGER_TABLE_NAME: Final = "LEDGER_TABLE_NAME"

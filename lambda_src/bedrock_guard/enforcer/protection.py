@@ -1,6 +1,6 @@
 """Principals the enforcer must never lock: exact ARNs and ``*`` patterns (pure, no AWS).
 
-Both sides are canonicalised with :mod:`bedrock_guard.principals`: an entry written with a role
+Both sides are canonicalised with :mod:`bedrock_guard.core.principals`: an entry written with a role
 path or as an assumed-role session protects the role itself, and a principal is checked in
 every form it can take (canonical, with its real IAM path, as it arrived), so neither a path nor
 a session name can slip past an entry. IAM names are unique regardless of case, so matching
@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bedrock_guard.principals import Principal, PrincipalError, Refusal, parse_principal
+from bedrock_guard.core.principals import Principal, PrincipalError, Refusal, parse_principal
 
 # A session pattern protects the role behind it: "...:sts::<acct>:assumed-role/<role>/<session>"
 # becomes "...:iam::<acct>:role/<role>" (the session part is whatever the pattern says).

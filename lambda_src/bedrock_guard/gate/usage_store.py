@@ -24,9 +24,9 @@ from typing import Any, Final
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bedrock_guard import keys
-from bedrock_guard.accounting import WINDOWS, Amount, Charge, Counters, Period, Window
-from bedrock_guard.aws_errors import error_code
+from bedrock_guard.core import keys
+from bedrock_guard.core.accounting import WINDOWS, Amount, Charge, Counters, Period, Window
+from bedrock_guard.core.aws_errors import error_code
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]

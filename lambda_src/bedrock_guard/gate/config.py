@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from bedrock_guard.accounting import Limits, Window
-from bedrock_guard.gate_request import MODEL_ALIAS_RE, RequestRules
-from bedrock_guard.pricing import (
+from bedrock_guard.core.accounting import Limits, Window
+from bedrock_guard.core.pricing import (
     Price,
     PriceBook,
     base_model_id,
     is_application_profile,
     parse_pricing_json,
 )
+from bedrock_guard.gate.request import MODEL_ALIAS_RE, RequestRules
 
 # Every environment variable the gate's configuration consists of. The first group is read by
 # this module; the Powertools names are read by Powertools (and the namespace default here).

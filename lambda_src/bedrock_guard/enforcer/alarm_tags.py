@@ -10,8 +10,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bedrock_guard.alarm_messages import split_tag_value
-from bedrock_guard.aws_errors import error_code
+from bedrock_guard.core.aws_errors import error_code
+from bedrock_guard.enforcer.alarm_messages import split_tag_value
 
 RESOURCE_NOT_FOUND = "ResourceNotFoundException"
 

@@ -16,9 +16,9 @@ and SNS or Lambda will deliver the same message again:
   after its OK must not lock again.
 
 Before any of this, the message is checked against the alarm CloudWatch describes
-(:mod:`bedrock_guard.alarm_verification`): the alarm must exist here, notify this topic, and be
-in the message's state since the message's time. Principals then come from the described alarm
-(its metric dimensions, else its tags), never from the message.
+(:mod:`bedrock_guard.enforcer.alarm_verification`): the alarm must exist here, notify this
+topic, and be in the message's state since the message's time. Principals then come from the
+described alarm (its metric dimensions, else its tags), never from the message.
 """
 
 from __future__ import annotations
@@ -33,21 +33,21 @@ import boto3
 from aws_lambda_powertools import Logger
 from botocore.config import Config
 
-from bedrock_guard import enforcer_metrics as m
-from bedrock_guard.alarm_lookup import AlarmLookup
-from bedrock_guard.alarm_messages import (
+from bedrock_guard.core.principals import Principal, PrincipalError, Refusal, parse_principal
+from bedrock_guard.enforcer import metrics as m
+from bedrock_guard.enforcer.alarm_lookup import AlarmLookup
+from bedrock_guard.enforcer.alarm_messages import (
     AlarmMessage,
     AlarmState,
     DropReason,
     MessageError,
     format_time,
 )
-from bedrock_guard.alarm_tags import AlarmTags
-from bedrock_guard.alarm_verification import alarm_name_to_describe, verify
-from bedrock_guard.enforcer_config import EnforcerConfig
-from bedrock_guard.iam_lock import IamLock, PolicyLimitError
-from bedrock_guard.ledger import EventAction, Ledger
-from bedrock_guard.principals import Principal, PrincipalError, Refusal, parse_principal
+from bedrock_guard.enforcer.alarm_tags import AlarmTags
+from bedrock_guard.enforcer.alarm_verification import alarm_name_to_describe, verify
+from bedrock_guard.enforcer.config import EnforcerConfig
+from bedrock_guard.enforcer.iam_lock import IamLock, PolicyLimitError
+from bedrock_guard.enforcer.ledger import EventAction, Ledger
 
 logger = Logger(child=True)
 
@@ -244,7 +244,7 @@ class LockService:
     def principals_for(self, message: AlarmMessage) -> tuple[str, ...]:
         """The metric's principal dimension values, else the alarm's principal tag.
 
-        ``message`` must be verified (:func:`~bedrock_guard.alarm_verification.verify`), so
+        ``message`` must be verified (:func:`~bedrock_guard.enforcer.alarm_verification.verify`), so
         that its dimensions and ARN are CloudWatch's.
 
         One entry per principal: a role and its sessions (or a role with and without its

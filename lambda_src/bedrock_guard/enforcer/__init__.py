@@ -1,0 +1,1 @@
+"""The alarm enforcer: alarm messages, verification, the lock ledger, IAM locking."""

@@ -1,0 +1,1 @@
+"""The token gate: request parsing, configuration, the usage store, the Bedrock call."""
