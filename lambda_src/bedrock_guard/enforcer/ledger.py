@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
 from bedrock_guard.core import keys
 from bedrock_guard.core.aws_errors import error_code
+from bedrock_guard.core.lock_marks import lock_mark_updates
 from bedrock_guard.enforcer.alarm_messages import AlarmMessage, AlarmState
 
 CONDITIONAL_CHECK_FAILED: Final = "ConditionalCheckFailed"
@@ -73,6 +75,11 @@ def _value(value: str | bool | frozenset[str] | list[str]) -> dict[str, Any]:
 def _item(fields: Mapping[str, str | bool | list[str] | None]) -> dict[str, Any]:
     """A DynamoDB item from plain values; ``None`` and empty values are left out."""
     return {name: _value(value) for name, value in fields.items() if value not in (None, "", [])}
+
+
+def _instant(iso: str) -> datetime:
+    """The ledger's ISO-8601 ``now`` as a UTC datetime."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _condition_failed(error: ClientError) -> bool:
@@ -142,7 +149,7 @@ class Ledger:
                         "ExpressionAttributeValues": {":t": {"S": message.state_change_time}},
                     }
                 },
-                self._holder_update(principal, "ADD", message.alarm_arn, now),
+                *self._holder_updates(principal, "ADD", message.alarm_arn, now),
                 self.alarm_event_put(
                     principal, EventAction.LOCK, message, now=now, policy_arn=policy_arn
                 ),
@@ -181,7 +188,7 @@ class Ledger:
                         },
                     }
                 },
-                self._holder_update(principal, "DELETE", message.alarm_arn, now),
+                *self._holder_updates(principal, "DELETE", message.alarm_arn, now),
                 self.alarm_event_put(principal, EventAction.RELEASE, message, now=now),
             ]
         )
@@ -208,7 +215,7 @@ class Ledger:
 
     def add_holder(self, principal: str, holder: str, *, now: str, event: dict[str, Any]) -> None:
         """Add ``holder`` to the lock and write its history item, atomically."""
-        self._transact([self._holder_update(principal, "ADD", holder, now), event])
+        self._transact([*self._holder_updates(principal, "ADD", holder, now), event])
 
     def clear_holders(self, principal: str, *, now: str, event: dict[str, Any]) -> None:
         """Remove every holder of the lock and write the history item, atomically."""
@@ -226,6 +233,7 @@ class Ledger:
                         "ExpressionAttributeValues": {":now": {"S": now}},
                     }
                 },
+                *lock_mark_updates(self.table_name, principal, None, add=False, now=_instant(now)),
                 event,
             ]
         )
@@ -274,6 +282,17 @@ class Ledger:
         )
         item = response.get("Item")
         return dict(item) if item else None
+
+    def _holder_updates(
+        self, principal: str, verb: str, holder: str, now: str
+    ) -> list[dict[str, Any]]:
+        """The holder change on the lock state and on its mirror in the gate's month items."""
+        return [
+            self._holder_update(principal, verb, holder, now),
+            *lock_mark_updates(
+                self.table_name, principal, [holder], add=verb == "ADD", now=_instant(now)
+            ),
+        ]
 
     def _holder_update(self, principal: str, verb: str, holder: str, now: str) -> dict[str, Any]:
         return {
