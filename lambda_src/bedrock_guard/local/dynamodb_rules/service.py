@@ -587,8 +587,13 @@ class RulesService:
 
 
 def _fingerprint(body: Mapping[str, Any]) -> str:
-    """What identifies a TransactWriteItems request apart from its token."""
-    rest = {name: value for name, value in body.items() if name != "ClientRequestToken"}
+    """What identifies a TransactWriteItems request apart from its token.
+
+    Asking for the consumed capacity changes the answer, not the request: a retry may ask
+    for it (and then learns the read units the replay cost).
+    """
+    ignored = {"ClientRequestToken", "ReturnConsumedCapacity"}
+    rest = {name: value for name, value in body.items() if name not in ignored}
     return hashlib.sha256(json.dumps(rest, sort_keys=True).encode("utf-8")).hexdigest()
 
 
