@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError
 
 from bedrock_guard.local.clients import local_http
-from bedrock_guard.local.dynamodb_rules import FaultRule, LocalDynamoDB, RulesControl
+from bedrock_guard.local.dynamodb_rules import DynamoDBRules, FaultRule, LocalDynamoDB, RulesControl
 from tests.local.conftest import RULES_TABLE as TABLE
 from tests.local.conftest import DynamoDBClients
 
@@ -194,3 +195,19 @@ def test_bad_control_requests_are_refused(ddb_rules: LocalDynamoDB) -> None:
         local_http(request)
 
     assert control.faults() == []
+
+
+def test_an_unreachable_upstream_is_an_answer_not_a_hang() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with DynamoDBRules(upstream=closed) as rules:
+        client = rules.client(max_attempts=1)
+        with pytest.raises(ClientError) as failed:
+            client.list_tables()
+        sns = rules.client("sns", max_attempts=1)
+        with pytest.raises(ClientError) as relayed:
+            sns.list_topics()
+
+    assert failed.value.response["Error"]["Code"] == "InternalServerError"
+    assert relayed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 502

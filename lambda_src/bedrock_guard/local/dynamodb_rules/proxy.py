@@ -38,7 +38,7 @@ from bedrock_guard.local.clients import (
 )
 from bedrock_guard.local.dynamodb_rules.faults import FaultRule
 from bedrock_guard.local.dynamodb_rules.service import DEFAULT_COMMIT_HOLD_SECONDS, RulesService
-from bedrock_guard.local.dynamodb_rules.wire import TARGET_PREFIX, Reply
+from bedrock_guard.local.dynamodb_rules.wire import TARGET_PREFIX, DynamoDBError, Reply
 
 CONTROL_PREFIX: Final = "/__rules"
 _HOP_BY_HOP: Final = frozenset(
@@ -151,7 +151,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._control(path.removeprefix(f"{CONTROL_PREFIX}/"), body)
         elif target.startswith(TARGET_PREFIX):
             operation = target.removeprefix(TARGET_PREFIX)
-            self._send(self.server.service.handle(operation, body, dict(self.headers.items())))
+            try:
+                reply = self.server.service.handle(operation, body, dict(self.headers.items()))
+            except Exception:  # a bug or an unreachable upstream: answer, never hang the caller
+                logger.exception("the DynamoDB rules failed on %s", operation)
+                reply = DynamoDBError("InternalServerError", "Internal server error", 500).reply()
+            self._send(reply)
         else:
             self._relay(body)
 
@@ -176,8 +181,10 @@ class _Handler(BaseHTTPRequestHandler):
             reply = self.server.upstream.request(
                 self.command, self.path, body, dict(self.headers.items())
             )
-        except OSError as error:
-            reply = Reply(502, f"upstream unreachable: {error}".encode())
+        except OSError:
+            # An empty 502: every botocore protocol reads it as error "502", whatever it speaks.
+            logger.warning("the upstream %s is unreachable", self.server.upstream.url)
+            reply = Reply(502)
         self._send(reply)
 
     def _control(self, action: str, raw: bytes | None) -> None:
@@ -187,11 +194,13 @@ class _Handler(BaseHTTPRequestHandler):
             if not isinstance(body, dict):
                 raise ValueError("the body must be a JSON object")
             if action == "capacity" and raw is None:
-                self._send(Reply.json(200, service.ledger.snapshot()))
+                self._send(Reply.from_document(200, service.ledger.snapshot()))
                 return
             if action == "faults" and raw is None:
                 listed = [rule.to_json() for rule in service.faults.rules()]
-                self._send(Reply.json(200, {"rules": listed, "fired": service.faults.fired}))
+                self._send(
+                    Reply.from_document(200, {"rules": listed, "fired": service.faults.fired})
+                )
                 return
             if action == "faults":
                 entries = body.get("rules", [body] if "kind" in body else [])
@@ -206,12 +215,12 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     service.reset()
             else:
-                self._send(Reply.json(404, {"message": f"no control action {action!r}"}))
+                self._send(Reply.from_document(404, {"message": f"no control action {action!r}"}))
                 return
         except (ValueError, TypeError) as error:
-            self._send(Reply.json(400, {"message": f"bad control request: {error}"}))
+            self._send(Reply.from_document(400, {"message": f"bad control request: {error}"}))
             return
-        self._send(Reply.json(200, {"ok": True}))
+        self._send(Reply.from_document(200, {"ok": True}))
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -244,6 +253,11 @@ class DynamoDBRules:
     ``commit_hold_seconds``: how long a TransactWriteItems holds its items;
     ``partition_wcu_per_second``: optional write throughput limit per partition key;
     ``fault_seed``: seed of probabilistic faults.
+
+    moto applies its own item size check (its measure, 405,000 bytes) before the rules see the
+    result, so behind this proxy alone moto still refuses some items DynamoDB stores; the
+    moto started by :func:`~.stack.local_dynamodb` has that check turned off
+    (:func:`~.stack.moto_item_limit_relaxed`), leaving DynamoDB's limit to the rules.
     """
 
     def __init__(

@@ -350,7 +350,7 @@ class RulesService:
         document: dict[str, Any] = {}
         if call.wants_capacity:
             document["ConsumedCapacity"] = _per_table(call, actions, units, "ReadCapacityUnits")
-        return Reply.json(200, document)
+        return Reply.from_document(200, document)
 
     def _transact_get(self, call: _Call) -> Reply:
         gets = []

@@ -122,6 +122,11 @@ class LocalDynamoDB:
         return self._rules
 
     @property
+    def port(self) -> int:
+        """The proxy's port."""
+        return self.rules.port
+
+    @property
     def endpoint_url(self) -> str:
         """The proxy's URL: DynamoDB with its rules, every other service relayed to moto."""
         return self.rules.endpoint_url

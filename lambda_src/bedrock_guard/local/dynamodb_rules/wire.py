@@ -33,7 +33,7 @@ class Reply:
     close: bool = False
 
     @classmethod
-    def json(cls, status: int, document: Mapping[str, Any]) -> Reply:
+    def from_document(cls, status: int, document: Mapping[str, Any]) -> Reply:
         """A DynamoDB-style JSON reply, with the headers botocore checks."""
         payload = json.dumps(document, separators=(",", ":")).encode("utf-8")
         return cls(status, payload, dynamodb_headers(payload))
@@ -61,7 +61,7 @@ class Reply:
 
     def with_document(self, document: Mapping[str, Any]) -> Reply:
         """The same reply with another JSON body (headers that depend on it recomputed)."""
-        fresh = Reply.json(self.status, document)
+        fresh = Reply.from_document(self.status, document)
         kept = [
             (name, value)
             for name, value in self.headers
@@ -97,7 +97,7 @@ class DynamoDBError(Exception):
         # TransactionCanceledException spells its text "Message"; the others "message".
         text_field = "Message" if self.code == "TransactionCanceledException" else "message"
         document = {"__type": ERROR_PREFIX + self.code, text_field: self.message, **self.extra}
-        return Reply.json(self.status, document)
+        return Reply.from_document(self.status, document)
 
 
 def validation_error(message: str) -> DynamoDBError:
