@@ -6,6 +6,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from bedrock_guard.local.clients import local_client
 from bedrock_guard.local.dynamodb_rules import LocalDynamoDB, RulesControl, item_size
@@ -226,12 +227,36 @@ def test_errors_without_a_rule_pass_through_unchanged(
     direct = ddb_rules.moto.client("dynamodb", max_attempts=1)
     errors = []
 
-    for client in (proxied, direct):
-        with pytest.raises(client.exceptions.ResourceNotFoundException) as missing:
-            client.put_item(TableName="no-such-table", Item=ITEM)
-        errors.append(missing.value.response["Error"])
+    bad_calls: list[tuple[str, dict[str, Any]]] = [
+        ("put_item", {"TableName": "no-such-table", "Item": ITEM}),
+        (
+            "update_item",
+            {
+                "TableName": "no-such-table",
+                "Key": COUNTER,
+                "UpdateExpression": "SET a = :a",
+                "ExpressionAttributeValues": {":a": {"N": "1"}},
+            },
+        ),
+        (
+            "transact_write_items",
+            {"TransactItems": [{"Delete": {"TableName": "no-such-table", "Key": COUNTER}}]},
+        ),
+        ("put_item", {"TableName": TABLE, "Item": {"pk": {"S": "only the hash key"}}}),
+        ("delete_item", {"TableName": TABLE, "Key": {"pk": {"S": "no sort key"}}}),
+    ]
 
-    assert errors[0] == errors[1]
+    for name, kwargs in bad_calls:
+        for client in (proxied, direct):
+            with pytest.raises(ClientError) as refused:
+                getattr(client, name)(**kwargs)
+            errors.append(refused.value.response["Error"])
+        assert errors[-2] == errors[-1], name
+    assert {error["Code"] for error in errors} == {
+        "ResourceNotFoundException",
+        "TransactionCanceledException",
+        "ValidationException",
+    }
 
 
 def test_other_services_pass_through_the_same_endpoint(ddb_rules: LocalDynamoDB) -> None:

@@ -501,12 +501,18 @@ class RulesService:
         return names
 
     def _read_item(self, call: _Call, action: _Action) -> dict[str, Any] | None:
-        """The item as stored now (strongly consistent), None when absent."""
+        """The item as stored now (strongly consistent), None when absent.
+
+        A refused read (no such table, a malformed key) also gives None: the request itself
+        is refused the same way when forwarded, and the caller gets moto's words for it.
+        """
         reply = self._internal(
             call, "GetItem", {"TableName": action.table, "Key": action.key, "ConsistentRead": True}
         )
-        if not reply.ok:
+        if reply.status >= 500:
             raise DynamoDBError("InternalServerError", "reading the item failed", 500)
+        if not reply.ok:
+            return None
         item = reply.document().get("Item")
         return item if isinstance(item, dict) and item else None
 
