@@ -81,6 +81,12 @@ class FaultRule:
         return cls(**data)
 
 
+@dataclass
+class _Armed:
+    rule: FaultRule
+    remaining: int | None  # None: no limit
+
+
 class FaultInjector:
     """The active fault rules, and which fires for a call (thread-safe)."""
 
@@ -88,13 +94,13 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._seed = seed
         self._random = random.Random(seed)  # noqa: S311  (reproducible faults, not crypto)
-        self._rules: list[list[Any]] = []  # [rule, remaining times or None]
+        self._rules: list[_Armed] = []
         self.fired: dict[str, int] = {}
 
     def add(self, rule: FaultRule) -> None:
         """Activate ``rule`` after those already active."""
         with self._lock:
-            self._rules.append([rule, rule.times])
+            self._rules.append(_Armed(rule, rule.times))
 
     def clear(self, *, seed: int | None = None) -> None:
         """Drop every rule and the counts; reseed (with ``seed``, or the original one)."""
@@ -106,7 +112,7 @@ class FaultInjector:
     def rules(self) -> list[FaultRule]:
         """The active rules, in order."""
         with self._lock:
-            return [entry[0] for entry in self._rules]
+            return [armed.rule for armed in self._rules]
 
     def take(
         self, operation: str, tables: Iterable[str] = (), keys: Iterable[str] = ()
@@ -114,16 +120,16 @@ class FaultInjector:
         """The rule that fires for this call, if any, counting it down."""
         tables, keys = list(tables), list(keys)
         with self._lock:
-            for entry in self._rules:
-                rule: FaultRule = entry[0]
+            for armed in self._rules:
+                rule = armed.rule
                 if not rule.matches(operation, tables, keys):
                     continue
                 if rule.probability is not None and self._random.random() >= rule.probability:
                     continue
-                if entry[1] is not None:
-                    entry[1] -= 1
-                    if entry[1] <= 0:
-                        self._rules.remove(entry)
+                if armed.remaining is not None:
+                    armed.remaining -= 1
+                    if armed.remaining <= 0:
+                        self._rules.remove(armed)
                 self.fired[rule.kind] = self.fired.get(rule.kind, 0) + 1
                 return rule
         return None
