@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 
@@ -197,3 +198,23 @@ def test_fault_rules_round_trip_through_json_and_refuse_unknown_fields() -> None
     assert FaultRule.from_json(rule.to_json()) == rule
     with pytest.raises(ValueError, match="unknown"):
         FaultRule.from_json({"kind": "throttle", "tabel": "t"})
+
+
+def test_a_hot_item_in_virtual_time_rejects_as_a_one_server_loss_system() -> None:
+    # Transactions arrive on one item at random (Poisson, rate r) and hold it h seconds; a
+    # transaction arriving while it is held is cancelled. That is Erlang's loss system with
+    # one server, which rejects a fraction r*h / (1 + r*h): 1/3 here. Twenty thousand
+    # arrivals take no wall-clock time.
+    rng = random.Random(42)
+    clock = VirtualClock()
+    holds = HoldTable(clock)
+    rate, hold = 50.0, 0.01
+    cancelled = 0
+    arrivals = 20_000
+
+    for arrival in range(arrivals):
+        clock.advance(rng.expovariate(rate))
+        if holds.try_hold([A], until=clock.now + hold, owner=arrival):
+            cancelled += 1
+
+    assert cancelled / arrivals == pytest.approx(1 / 3, abs=0.015)
