@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import threading
 import time
 
@@ -218,3 +220,16 @@ def test_a_hot_item_in_virtual_time_rejects_as_a_one_server_loss_system() -> Non
             cancelled += 1
 
     assert cancelled / arrivals == pytest.approx(1 / 3, abs=0.015)
+
+
+def test_the_pure_rules_import_neither_boto3_nor_moto() -> None:
+    # A benchmark in virtual time needs the rules, not the HTTP stack and its start-up cost.
+    code = (
+        "import sys; from bedrock_guard.local.dynamodb_rules import HoldTable, item_size; "
+        "print(sorted({'boto3', 'botocore', 'moto'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "[]"

@@ -33,6 +33,9 @@ throughput, ledger; injectable clock), :mod:`.faults`, :mod:`.wire` (protocol de
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from bedrock_guard.local.dynamodb_rules.engine import (
     CapacityLedger,
     HoldTable,
@@ -48,13 +51,34 @@ from bedrock_guard.local.dynamodb_rules.item_size import (
     write_capacity,
     write_units,
 )
-from bedrock_guard.local.dynamodb_rules.proxy import DynamoDBRules, RulesControl
-from bedrock_guard.local.dynamodb_rules.service import RulesService
-from bedrock_guard.local.dynamodb_rules.stack import (
-    LocalDynamoDB,
-    local_dynamodb,
-    moto_item_limit_relaxed,
-)
+
+if TYPE_CHECKING:
+    from bedrock_guard.local.dynamodb_rules.proxy import DynamoDBRules, RulesControl
+    from bedrock_guard.local.dynamodb_rules.service import RulesService
+    from bedrock_guard.local.dynamodb_rules.stack import (
+        LocalDynamoDB,
+        local_dynamodb,
+        moto_item_limit_relaxed,
+    )
+
+# The HTTP side pulls in boto3 and moto; loaded on first use, so that a benchmark driving the
+# pure rules (engine, item sizes, faults) in virtual time imports none of them.
+_LAZY = {
+    "DynamoDBRules": "proxy",
+    "RulesControl": "proxy",
+    "RulesService": "service",
+    "LocalDynamoDB": "stack",
+    "local_dynamodb": "stack",
+    "moto_item_limit_relaxed": "stack",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "MAX_ITEM_BYTES",
