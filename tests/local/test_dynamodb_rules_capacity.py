@@ -180,6 +180,31 @@ def test_reads_by_4_kb_and_consistency(ddb_rules: LocalDynamoDB, dynamodb: Dynam
     assert ddb_rules.capacity()["total"] == {"read": 9.0, "write": 0.0}
 
 
+def test_batches_are_billed_item_by_item(
+    ddb_rules: LocalDynamoDB, dynamodb: DynamoDBClients
+) -> None:
+    client = dynamodb(1)
+
+    written = client.batch_write_item(
+        RequestItems={
+            TABLE: [{"PutRequest": {"Item": GROWN}}, {"PutRequest": {"Item": {**OTHER, **NOTE}}}]
+        },
+        ReturnConsumedCapacity="TOTAL",
+    )
+    read = client.batch_get_item(
+        RequestItems={TABLE: {"Keys": [COUNTER, OTHER], "ConsistentRead": True}},
+        ReturnConsumedCapacity="TOTAL",
+    )
+
+    # Writes: 2 units (1030 bytes) + 1 unit (1023 bytes). Reads: one unit an item, not summed.
+    assert written["ConsumedCapacity"] == [
+        {"TableName": TABLE, "CapacityUnits": 3.0, "WriteCapacityUnits": 3.0}
+    ]
+    assert read["ConsumedCapacity"] == [
+        {"TableName": TABLE, "CapacityUnits": 2.0, "ReadCapacityUnits": 2.0}
+    ]
+
+
 def without_metadata(response: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in response.items() if key != "ResponseMetadata"}
 
