@@ -2,7 +2,8 @@
 
 Lambda runs one request at a time per container, so each worker is an OS process of its own
 that imports the real handler, configured only by its environment: DynamoDB is moto in server
-mode (real HTTP, shared by every process), Bedrock the local Converse stand-in. Two callers
+mode behind the rules proxy, which applies DynamoDB's real transaction, conflict and size
+rules (real HTTP, shared by every process), Bedrock the local Converse stand-in. Two callers
 race: sessions of one role (sharing the role's token budget) and a registered user with a
 dollar budget.
 """
@@ -22,8 +23,8 @@ from bedrock_guard.gate.usage_store import deserialize
 from bedrock_guard.local.bedrock_stub import BedrockStub
 from bedrock_guard.local.burst import BurstPlan, run_burst
 from bedrock_guard.local.converse_replies import Reply
+from bedrock_guard.local.dynamodb_rules import LocalDynamoDB, local_dynamodb
 from bedrock_guard.local.lambda_events import api_gateway_event
-from bedrock_guard.local.moto_server import MotoServer
 from tests.aws_tables import create_guard_table
 
 pytestmark = pytest.mark.server
@@ -61,14 +62,14 @@ def body(worker: int, index: int) -> str:
 
 
 @pytest.fixture
-def stand_ins() -> Iterator[tuple[MotoServer, BedrockStub]]:
+def stand_ins() -> Iterator[tuple[LocalDynamoDB, BedrockStub]]:
     # A little latency keeps requests in flight together, holding their reservations.
     reply = Reply(latency_ms=15, output_tokens=MAX_TOKENS)
-    with MotoServer() as moto_server, BedrockStub(default=reply) as stub:
+    with local_dynamodb() as moto_server, BedrockStub(default=reply) as stub:
         yield moto_server, stub
 
 
-def create_table(moto_server: MotoServer) -> Any:
+def create_table(moto_server: LocalDynamoDB) -> Any:
     dynamodb = moto_server.client("dynamodb")
     create_guard_table(dynamodb, TABLE)
     registry = {**keys.caller_key(USER), "tier": "dollars", "application": "race"}
@@ -76,7 +77,7 @@ def create_table(moto_server: MotoServer) -> Any:
     return dynamodb
 
 
-def gate_environment(moto_server: MotoServer, stub: BedrockStub) -> dict[str, str]:
+def gate_environment(moto_server: LocalDynamoDB, stub: BedrockStub) -> dict[str, str]:
     return {
         **moto_server.environ(),
         "USAGE_TABLE_NAME": TABLE,
@@ -139,7 +140,7 @@ def daily(item: dict[str, Any], unit: str) -> dict[str, Decimal]:
 
 
 def test_racing_containers_never_overspend_and_only_granted_calls_reach_bedrock(
-    stand_ins: tuple[MotoServer, BedrockStub],
+    stand_ins: tuple[LocalDynamoDB, BedrockStub],
 ) -> None:
     moto_server, stub = stand_ins
     dynamodb = create_table(moto_server)
