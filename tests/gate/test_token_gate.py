@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,6 +14,7 @@ from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutErr
 
 from bedrock_guard import token_gate
 from bedrock_guard.core import keys
+from bedrock_guard.core.invocation_metadata import CALLER_KEY, HOLD_ID_KEY
 from bedrock_guard.core.usage_item import HOLDS
 from bedrock_guard.gate.usage_store import REGISTRY_TTL_SECONDS, RegistryCache
 from tests.gate.conftest import (
@@ -66,13 +68,17 @@ def test_allowed_request_reports_usage_cost_and_remaining(gate: Gate) -> None:
     assert item["month_usd"] == item["d23_usd"] == cost
     assert markers(item) == []
     # The call Bedrock received: the allowlisted id and the validated, Converse-shaped request.
-    assert gate.bedrock.calls == [
-        {
-            "modelId": HAIKU,
-            "messages": [{"role": "user", "content": [{"text": "Summarise our Q3 cloud spend."}]}],
-            "inferenceConfig": {"maxTokens": 100},
-        }
-    ]
+    (call,) = gate.bedrock.calls
+    metadata = call.pop("requestMetadata")
+    assert call == {
+        "modelId": HAIKU,
+        "messages": [{"role": "user", "content": [{"text": "Summarise our Q3 cloud spend."}]}],
+        "inferenceConfig": {"maxTokens": 100},
+    }
+    # Bedrock logs which hold and caller the call was made for (the usage meter reads it).
+    assert set(metadata) == {HOLD_ID_KEY, CALLER_KEY}
+    assert metadata[CALLER_KEY] == ROLE
+    assert re.fullmatch(r"[0-9a-f]{16}", metadata[HOLD_ID_KEY])
 
 
 def test_remaining_lists_only_limited_windows(make_gate: Callable[..., Gate]) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -144,8 +144,11 @@ class BedrockFailure(Exception):
         self.retryable = retryable and not maybe_billed
 
 
-def converse_arguments(target: str, request: GateRequest) -> dict[str, Any]:
-    """The Converse parameters of a validated request."""
+def converse_arguments(
+    target: str, request: GateRequest, metadata: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The Converse parameters of a validated request; ``metadata`` goes to Bedrock's
+    invocation log as ``requestMetadata``."""
     inference: dict[str, Any] = {"maxTokens": request.max_tokens}
     if request.temperature is not None:
         inference["temperature"] = request.temperature
@@ -160,6 +163,8 @@ def converse_arguments(target: str, request: GateRequest) -> dict[str, Any]:
     }
     if request.system:
         arguments["system"] = [dict(b) for b in request.system]
+    if metadata:
+        arguments["requestMetadata"] = dict(metadata)
     return arguments
 
 
@@ -169,6 +174,7 @@ def converse(
     request: GateRequest,
     *,
     attempts: int = 1,
+    metadata: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     jitter: Callable[[], float] = random.random,
 ) -> ConverseResult:
@@ -176,7 +182,7 @@ def converse(
 
     Up to ``attempts`` calls, a new one only after an answer proving the model did not run.
     """
-    arguments = converse_arguments(target, request)
+    arguments = converse_arguments(target, request, metadata)
     for attempt in range(attempts):
         last = attempt + 1 == attempts
         try:

@@ -38,6 +38,7 @@ from bedrock_guard.core.accounting import (
     used_percent,
     worst_case,
 )
+from bedrock_guard.core.invocation_metadata import gate_metadata
 from bedrock_guard.core.pricing import Price
 from bedrock_guard.core.usage_item import Hold
 from bedrock_guard.gate.bedrock_client import (
@@ -170,6 +171,7 @@ def _serve(runtime: GateRuntime, call: GateCall, facts: RequestFacts) -> dict[st
                 route.target,
                 request,
                 attempts=config.bedrock_max_attempts,
+                metadata=gate_metadata(reservation.hold.hold_id, principal),
                 sleep=runtime.sleep,
                 jitter=runtime.jitter,
             )
