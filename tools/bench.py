@@ -1,8 +1,12 @@
-"""``make bench``: the token gate's figures in one run, printed and written to .bench/results.json.
+"""``make bench``: the token gate's figures in one run, printed, written to .bench/results.json
+and into the README's performance section (between its bench markers).
 
 (a) overshoot of the gate's accounting against check-then-add, 32 and 64 concurrent callers
-    racing one budget on moto in server mode; (b) AWS API calls per allowed request;
-(c) cold import time of the handler module; (d) size of the Lambda zip.
+    racing one budget; (b) AWS API calls per allowed request; (c) one hot caller's highest
+    sustained rate, both designs, simulated against DynamoDB's rules; (d) DynamoDB units and
+    dollars per allowed request; (e) charged minus used after bursts of one caller; (f) cold
+    start against bare boto3 and warm CPU per request; (g) size of the Lambda zip. DynamoDB is
+    moto behind the rules proxy (real transaction, conflict, size and capacity rules).
 
 Figures, not verdicts: nothing here passes or fails on speed.
 """
@@ -22,6 +26,8 @@ from typing import Any, Final
 REPO: Final = Path(__file__).resolve().parents[1]
 RESULTS: Final = REPO / ".bench" / "results.json"
 CALLER_COUNTS: Final = (32, 64)
+README_START: Final = "<!-- bench:start -->"
+README_END: Final = "<!-- bench:end -->"
 
 # Before anything imports boto3 or Powertools: fake credentials, quiet logs, no tracing.
 os.environ.update(
@@ -40,6 +46,9 @@ for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_LAMBDA_FUNCTION_NAME"):
     os.environ.pop(_name, None)
 
 from bench_calls import api_calls_per_request  # noqa: E402  (after the environment)
+from bench_capacity import burst_exactness, units_per_request  # noqa: E402
+from bench_cpu import cold_start_ratio, warm_cpu_ms_per_request  # noqa: E402
+from bench_hot_caller import hot_caller  # noqa: E402
 from bench_import import cold_import_ms  # noqa: E402
 from bench_race import (  # noqa: E402
     BEDROCK_LATENCY_MS,
@@ -54,7 +63,8 @@ from bench_race import (  # noqa: E402
 from bench_zip import lambda_zip_size  # noqa: E402
 
 from bedrock_guard.local.bedrock_stub import BedrockStub  # noqa: E402
-from bedrock_guard.local.moto_server import MotoServer  # noqa: E402
+from bedrock_guard.local.converse_replies import Reply  # noqa: E402
+from bedrock_guard.local.dynamodb_rules import local_dynamodb  # noqa: E402
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -93,8 +103,10 @@ def progress(message: str) -> None:
     print(f"... {message}", file=sys.stderr, flush=True)
 
 
-def run_races() -> tuple[list[RaceResult], dict[str, dict[str, float]]]:
-    with MotoServer() as moto, BedrockStub() as stub:
+def run_local() -> dict[str, Any]:
+    """Everything that needs the local DynamoDB (with its real rules) and Bedrock."""
+    figures: dict[str, Any] = {}
+    with local_dynamodb() as moto, BedrockStub() as stub:
         os.environ.update(moto.environ())
         races = []
         for callers in CALLER_COUNTS:
@@ -102,19 +114,24 @@ def run_races() -> tuple[list[RaceResult], dict[str, dict[str, float]]]:
             races.append(gate_race(moto, stub, callers))
             progress(f"{callers} callers through check-then-add")
             races.append(baseline_race(moto, stub, callers))
+        figures["races"] = races
         progress("counting API calls per request of the handler")
-        calls = api_calls_per_request(moto, stub)
-    return races, calls
+        figures["calls"] = api_calls_per_request(moto, stub)
+        stub.set_reply(Reply(latency_ms=20, output_tokens=200))
+        progress("DynamoDB units per allowed request")
+        figures["units"] = units_per_request(moto, stub)
+        progress("bursts of one caller")
+        figures["bursts"] = burst_exactness(moto, stub)
+    return figures
 
 
-def report(
-    races: list[RaceResult],
-    calls: dict[str, dict[str, float]],
-    imports: dict[str, Any],
-    archive: dict[str, Any],
-) -> str:
+def report(figures: dict[str, Any]) -> str:
+    races: list[RaceResult] = figures["races"]
     demand = f"{REQUESTS_PER_CALLER} requests per caller, max_tokens {MAX_TOKENS}"
     reply = f"every reply {OUTPUT_TOKENS} output tokens after {BEDROCK_LATENCY_MS} ms"
+    calls = figures["calls"]
+    imports, cold, warm = figures["cold_import"], figures["cold_start"], figures["warm_cpu"]
+    archive = figures["lambda_zip"]
     sections = [
         f"(a) Overshoot: callers racing one budget of {LIMIT_TOKENS} tokens ({demand}; {reply})",
         table(
@@ -151,7 +168,7 @@ def report(
                 (
                     kind,
                     *(
-                        f"{figures[k]:.2f}"
+                        f"{counts[k]:.2f}"
                         for k in (
                             "dynamodb",
                             "cloudwatch",
@@ -161,23 +178,75 @@ def report(
                         )
                     ),
                 )
-                for kind, figures in calls.items()
+                for kind, counts in calls.items()
             ],
         ),
-        f"(c) Cold import of bedrock_guard.token_gate ({imports['runs']} fresh interpreters, "
-        "bytecode cached)",
+        "(c) One hot caller, simulated against DynamoDB's rules (Bedrock answers in 100 ms, "
+        "month item of day 31, 1,000 WCU/s per partition): highest rate with < 0.1% 503 "
+        "(busy-free) and also no phantom charge (exact)",
         table(
-            ["median ms", "min ms", "max ms", "heaviest direct imports (cumulative ms)"],
+            ["design", "commit hold ms", "busy-free req/s", "exact req/s", "first failure"],
             [
                 (
+                    row["design"],
+                    row["commit_hold_ms"],
+                    row["busy_free_rps"],
+                    row["exact_rps"],
+                    _failure(row["first_failure"]),
+                )
+                for row in figures["hot_caller"]
+            ],
+        ),
+        "(d) DynamoDB per allowed request of a warm caller (rules proxy's capacity accounting; "
+        "on-demand us-east-1 prices)",
+        table(
+            ["days of counters", "write units", "read units", "USD per million requests"],
+            [
+                (
+                    row["days_of_counters"],
+                    f"{row['write_units']:.2f}",
+                    f"{row['read_units']:.2f}",
+                    f"{row['usd_per_million_requests']:.2f}",
+                )
+                for row in figures["units"]
+            ],
+        ),
+        "(e) Bursts of one caller through the rules proxy (each request its own container)",
+        table(
+            ["burst", "answers", "charged tokens", "used tokens", "charged - used", "holds left"],
+            [
+                (
+                    row["burst"],
+                    " ".join(f"{n} x {status}" for status, n in row["answers"].items()),
+                    row["charged_tokens"],
+                    row["used_tokens"],
+                    row["charged_tokens"] - row["used_tokens"],
+                    row["holds_left"],
+                )
+                for row in figures["bursts"]
+            ],
+        ),
+        f"(f) Cold start in a Lambda-like environment ({cold['runs']} fresh interpreters each, "
+        f"alternating) and warm CPU ({warm['requests']} requests, instant stand-ins)",
+        table(
+            [
+                "bare boto3 + 2 clients ms",
+                "gate import + clients ms",
+                "ratio",
+                "gate import ms",
+                "warm CPU ms per request",
+            ],
+            [
+                (
+                    cold["bare_boto3_ms"],
+                    cold["gate_ms"],
+                    f"{cold['ratio']:.2f}",
                     imports["median_ms"],
-                    imports["min_ms"],
-                    imports["max_ms"],
-                    ", ".join(f"{h['module']} {h['cumulative_ms']}" for h in imports["heaviest"]),
+                    f"{warm['cpu_ms_per_request']:.3f}",
                 )
             ],
         ),
-        "(d) Lambda zip (lambda_src/ with the excludes of modules/token-gate/lambda.tf)",
+        "(g) Lambda zip (lambda_src/ with the excludes of modules/token-gate/lambda.tf)",
         table(
             ["zip bytes", "content bytes", "files"],
             [(archive["zip_bytes"], archive["content_bytes"], archive["files"])],
@@ -186,18 +255,45 @@ def report(
     return "\n\n".join(sections)
 
 
+def _failure(failure: dict[str, Any] | None) -> str:
+    if failure is None:
+        return "none up to the highest rate tried"
+    return (
+        f"{failure['rate']} req/s: {failure['busy_pct']}% busy, "
+        f"{failure['phantom_charges']} phantom charges"
+    )
+
+
+def update_readme(text: str) -> bool:
+    """Replace the README's performance figures between the bench markers; ``False`` when the
+    README has no markers."""
+    readme = REPO / "README.md"
+    content = readme.read_text(encoding="utf-8")
+    start, end = content.find(README_START), content.find(README_END)
+    if start < 0 or end < start:
+        return False
+    block = f"{README_START}\n```\n{text}\n```\n"
+    readme.write_text(content[:start] + block + content[end:], encoding="utf-8")
+    return True
+
+
 def main() -> int:
     started = time.perf_counter()
     try:
-        races, calls = run_races()
+        figures = run_local()
     except KeyboardInterrupt:
         print("interrupted: the local servers were stopped", file=sys.stderr)
         return 130
-    progress("timing cold imports")
-    imports = cold_import_ms()
+    progress("simulating one hot caller")
+    figures["hot_caller"] = hot_caller()
+    progress("timing cold starts and warm CPU")
+    figures["cold_import"] = cold_import_ms()
+    figures["cold_start"] = cold_start_ratio()
+    figures["warm_cpu"] = warm_cpu_ms_per_request()
     progress("building the Lambda zip")
-    archive = lambda_zip_size()
-    print(report(races, calls, imports, archive))
+    figures["lambda_zip"] = lambda_zip_size()
+    text = report(figures)
+    print(text)
     results = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -213,16 +309,23 @@ def main() -> int:
                 "output_tokens": OUTPUT_TOKENS,
                 "bedrock_latency_ms": BEDROCK_LATENCY_MS,
             },
-            "races": [race.to_json() for race in races],
+            "races": [race.to_json() for race in figures["races"]],
         },
-        "api_calls_per_allowed_request": calls,
-        "cold_import": imports,
-        "lambda_zip": archive,
+        "api_calls_per_allowed_request": figures["calls"],
+        "hot_caller": figures["hot_caller"],
+        "dynamodb_units_per_request": figures["units"],
+        "bursts": figures["bursts"],
+        "cold_import": figures["cold_import"],
+        "cold_start": figures["cold_start"],
+        "warm_cpu": figures["warm_cpu"],
+        "lambda_zip": figures["lambda_zip"],
         "bench_seconds": round(time.perf_counter() - started, 1),
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\nwritten to {RESULTS.relative_to(REPO)}")
+    if update_readme(text):
+        print("README.md: performance figures replaced between the bench markers")
     return 0
 
 

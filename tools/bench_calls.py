@@ -20,8 +20,8 @@ from bench_race import MODEL_ALIAS, MODEL_ID, TABLE, create_table
 
 from bedrock_guard import token_gate
 from bedrock_guard.local.bedrock_stub import BedrockStub
+from bedrock_guard.local.dynamodb_rules import LocalDynamoDB
 from bedrock_guard.local.lambda_events import LocalLambdaContext, api_gateway_event
-from bedrock_guard.local.moto_server import MotoServer
 
 CALLERS: Final = 10
 REPEATS: Final = 3
@@ -54,7 +54,7 @@ class ApiCallHook:
         self.calls[model.service_model.service_name] += 1
 
 
-def api_calls_per_request(moto: MotoServer, stub: BedrockStub) -> dict[str, dict[str, float]]:
+def api_calls_per_request(moto: LocalDynamoDB, stub: BedrockStub) -> dict[str, dict[str, float]]:
     """Per allowed request: a caller's first request in a warm container, and its repeats."""
     moto.reset()
     create_table(moto)

@@ -73,13 +73,15 @@ class _Simulation:
         self.now = 0.0
         self.events: list[tuple[float, int, Callable[[], None]]] = []
         self.seq = 0
-        self.random = random.Random(seed)
+        self.random = random.Random(seed)  # noqa: S311 (a reproducible simulation)
         self.holds = HoldTable(lambda: self.now)
         self.partition = PartitionThroughput(lambda: self.now, PARTITION_WCU_PER_SECOND)
         self.hold_s, self.latency_s, self.days = hold_s, latency_s, days
         self.in_flight = 0
         self.outcome = Outcome(rate)
-        self._units = [write_units(month_item_bytes(days, n)) for n in range(MAX_HOLDS_IN_FLIGHT + 1)]
+        self._units = [
+            write_units(month_item_bytes(days, n)) for n in range(MAX_HOLDS_IN_FLIGHT + 1)
+        ]
 
     def at(self, when: float, action: Callable[[], None]) -> None:
         self.seq += 1
@@ -123,7 +125,7 @@ def transaction_design(rate: float, hold_s: float, latency_s: float, days: int) 
             sim.at(sim.now + backoff, lambda: reserve(index, attempt + 1))
             return
         sim.partition.consume(PARTITION, 2 * sim.month_units() + 4)  # 2x, three items
-        sim.at(sim.now + hold_s + latency_s, lambda: settle())
+        sim.at(sim.now + hold_s + latency_s, settle)
 
     def settle() -> None:
         sim.outcome.served += 1

@@ -25,7 +25,8 @@ from bedrock_guard.gate.metrics import RequestFacts
 from bedrock_guard.gate.service import GateCall, serve
 from bedrock_guard.local.bedrock_stub import BedrockStub
 from bedrock_guard.local.converse_replies import Reply
-from bedrock_guard.local.moto_server import MotoServer
+from bedrock_guard.local.dynamodb_rules import LocalDynamoDB
+from bedrock_guard.local.tables import create_guard_table
 from bedrock_guard.token_gate import build_runtime
 
 TABLE: Final = "bedrock-guard-bench"
@@ -75,22 +76,11 @@ def session_arn(caller: int, index: int) -> str:
     return f"arn:aws:sts::123456789012:assumed-role/bench-app/caller-{caller}-{index}"
 
 
-def create_table(moto: MotoServer) -> None:
-    moto.client("dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": keys.PK, "KeyType": "HASH"},
-            {"AttributeName": keys.SK, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": keys.PK, "AttributeType": "S"},
-            {"AttributeName": keys.SK, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+def create_table(moto: LocalDynamoDB | LocalDynamoDB) -> None:
+    create_guard_table(moto.client("dynamodb"), TABLE)
 
 
-def prepare(moto: MotoServer, stub: BedrockStub) -> None:
+def prepare(moto: LocalDynamoDB, stub: BedrockStub) -> None:
     """An empty table and a stand-in that answers every call alike, after a short delay."""
     moto.reset()
     create_table(moto)
@@ -98,7 +88,7 @@ def prepare(moto: MotoServer, stub: BedrockStub) -> None:
     stub.set_reply(Reply(latency_ms=BEDROCK_LATENCY_MS, output_tokens=OUTPUT_TOKENS))
 
 
-def charged_tokens(moto: MotoServer, principal: str) -> int:
+def charged_tokens(moto: LocalDynamoDB, principal: str) -> int:
     """Tokens charged to a caller over all its month items."""
     response = moto.client("dynamodb").query(
         TableName=TABLE,
@@ -131,7 +121,7 @@ def run_callers(callers: int, serve_one: Callable[[int, int], Outcome]) -> list[
 
 
 def result(
-    accounting: str, moto: MotoServer, stub: BedrockStub, callers: int, outcomes: list[Outcome]
+    accounting: str, moto: LocalDynamoDB, stub: BedrockStub, callers: int, outcomes: list[Outcome]
 ) -> RaceResult:
     return RaceResult(
         accounting=accounting,
@@ -160,7 +150,7 @@ def gate_environment(stub: BedrockStub) -> dict[str, str]:
     }
 
 
-def gate_race(moto: MotoServer, stub: BedrockStub, callers: int) -> RaceResult:
+def gate_race(moto: LocalDynamoDB, stub: BedrockStub, callers: int) -> RaceResult:
     """The token gate: reserve the worst case atomically, call, settle."""
     prepare(moto, stub)
     environment = gate_environment(stub)
@@ -187,7 +177,7 @@ def gate_race(moto: MotoServer, stub: BedrockStub, callers: int) -> RaceResult:
     return result("token gate", moto, stub, callers, run_callers(callers, serve_one))
 
 
-def baseline_race(moto: MotoServer, stub: BedrockStub, callers: int) -> RaceResult:
+def baseline_race(moto: LocalDynamoDB, stub: BedrockStub, callers: int) -> RaceResult:
     """Check-then-add: read the counter, call, then add the actual usage."""
     prepare(moto, stub)
     baselines = [

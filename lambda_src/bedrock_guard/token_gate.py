@@ -9,11 +9,11 @@ configuration error is raised, never answered as the caller's fault.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -39,7 +39,13 @@ logger = Logger()
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
 )
-tracer = Tracer()
+# Lambda's active tracing records every invocation by itself; Powertools' Tracer adds
+# subsegments, and the X-Ray SDK's import and botocore patching with them, only when the
+# operator asks for it by setting POWERTOOLS_TRACE_DISABLED=false.
+TRACER_WANTED: Final = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in {
+    "false",
+    "0",
+}
 
 # DynamoDB answers in milliseconds; short timeouts keep time to settle after a slow Bedrock call.
 DYNAMODB_CONNECT_TIMEOUT_SECONDS: Final = 1
@@ -57,6 +63,7 @@ SETTLE_RESERVE_SECONDS: Final = WRITE_RETRY_SECONDS + retry_budget_seconds(
     DYNAMODB_MAX_ATTEMPTS, DYNAMODB_CONNECT_TIMEOUT_SECONDS, DYNAMODB_READ_TIMEOUT_SECONDS
 )
 
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 _runtime: GateRuntime | None = None
 _time_budget_checked = False
 
@@ -147,10 +154,19 @@ def call_of(event: APIGatewayProxyEvent, context: LambdaContext) -> GateCall:
     )
 
 
+def _traced(function: Handler) -> Handler:
+    if not TRACER_WANTED:
+        return function
+    from aws_lambda_powertools import Tracer  # noqa: PLC0415 (only when asked, see above)
+
+    traced: Handler = Tracer().capture_lambda_handler(capture_response=False)(function)
+    return traced  # model output stays out of X-Ray
+
+
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler(capture_response=False)  # model output stays out of X-Ray
+@_traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Serve one gated Bedrock request."""

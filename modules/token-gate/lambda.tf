@@ -60,6 +60,7 @@ resource "aws_lambda_function" "this" {
         METRICS_COMBINED_DIMENSIONS        = tostring(var.metrics_combined_dimensions)
         CALLER_METRICS                     = tostring(local.caller_metrics_enabled)
         POWERTOOLS_TRACER_CAPTURE_RESPONSE = "false"
+        POWERTOOLS_TRACE_DISABLED          = var.powertools_tracer ? "false" : "true"
       },
       # Optional settings are left out entirely when unset, so the code's defaults apply.
       { for name, value in { PRICING_JSON = var.pricing_json, BEDROCK_ENDPOINT_URL = var.bedrock_endpoint_url } : name => value if value != null },

@@ -416,6 +416,12 @@ variable "log_level" {
   }
 }
 
+variable "powertools_tracer" {
+  description = "Add Powertools Tracer subsegments to the gate's X-Ray traces (POWERTOOLS_TRACE_DISABLED=false). Lambda's active tracing records every invocation either way; the Tracer adds the X-Ray SDK's import to every cold start and patches botocore, so it is off unless asked for."
+  type        = bool
+  default     = false
+}
+
 variable "metrics_combined_dimensions" {
   description = "Also publish the combined Model x CostCenter x Application x Environment dimension set (METRICS_COMBINED_DIMENSIONS). Off by default: metric count then grows with the product of the cardinalities, not their sum."
   type        = bool

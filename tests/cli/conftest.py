@@ -24,7 +24,7 @@ from bedrock_guard.enforcer.iam_lock import IamLock
 from bedrock_guard.enforcer.ledger import Ledger
 from bedrock_guard.enforcer.lock_service import Home, LockService
 from bedrock_guard.enforcer.protection import ProtectedPrincipals
-from tests.aws_tables import create_guard_table
+from bedrock_guard.local.tables import create_guard_table
 from tests.enforcer.moto_account import LAMBDA_TRUST_POLICY, MotoAccount
 
 ACCOUNT = "123456789012"

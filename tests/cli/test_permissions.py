@@ -60,6 +60,7 @@ def stubbed_ce() -> Iterator[Any]:
             ("unlock", ALICE, "--reason", "r", "--deny-policy-arn", POLICY_ARN),
             "iam:ListAttachedUserPolicies",
         ),
+        ("holds", ("holds",), "dynamodb:Scan"),
         ("report", ("report", "--by", "costCenter"), "ce:GetDimensionValues"),
     ],
 )

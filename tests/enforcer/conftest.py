@@ -21,7 +21,7 @@ import boto3
 import pytest
 
 from bedrock_guard.core import keys
-from tests.aws_tables import create_guard_table
+from bedrock_guard.local.tables import create_guard_table
 from tests.enforcer.moto_account import LAMBDA_TRUST_POLICY, MotoAccount
 
 ACCOUNT = "123456789012"

@@ -21,7 +21,7 @@ from bedrock_guard.core.usage_item import HOLDS
 from bedrock_guard.gate.config import load_config
 from bedrock_guard.gate.service import GateRuntime
 from bedrock_guard.gate.usage_store import UsageStore, deserialize
-from tests.aws_tables import create_guard_table
+from bedrock_guard.local.tables import create_guard_table
 from tests.gate.moto_compat import exact_moto_numbers
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"

@@ -25,7 +25,7 @@ from bedrock_guard.local.burst import BurstPlan, run_burst
 from bedrock_guard.local.converse_replies import Reply
 from bedrock_guard.local.dynamodb_rules import LocalDynamoDB, local_dynamodb
 from bedrock_guard.local.lambda_events import api_gateway_event
-from tests.aws_tables import create_guard_table
+from bedrock_guard.local.tables import create_guard_table
 
 pytestmark = pytest.mark.server
 

@@ -46,8 +46,12 @@ def test_every_name_read_is_declared() -> None:
     environ = RecordingEnviron(environment())
     load_config(environ)
     assert environ.read <= set(ENVIRONMENT_VARIABLES)
-    # The only declared names this module does not read are Powertools' own.
-    assert set(ENVIRONMENT_VARIABLES) - environ.read == {"POWERTOOLS_SERVICE_NAME"}
+    # Declared but read elsewhere: Powertools' service name, and the tracer switch, which the
+    # handler module reads once at import.
+    assert set(ENVIRONMENT_VARIABLES) - environ.read == {
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_TRACE_DISABLED",
+    }
     assert set(REQUIRED_ENVIRONMENT_VARIABLES) <= set(ENVIRONMENT_VARIABLES)
 
 

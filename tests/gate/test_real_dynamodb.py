@@ -13,10 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -27,12 +24,19 @@ from bedrock_guard.core.usage_item import HOLDS
 from bedrock_guard.gate.bedrock_client import build_client
 from bedrock_guard.gate.config import load_config
 from bedrock_guard.gate.metrics import RequestFacts
-from bedrock_guard.gate.service import GateCall, GateRuntime, serve
-from bedrock_guard.gate.usage_store import UsageStore, deserialize
+from bedrock_guard.gate.service import GateCall, serve
+from bedrock_guard.gate.usage_store import deserialize
 from bedrock_guard.local.bedrock_stub import BedrockStub
 from bedrock_guard.local.converse_replies import Reply
 from bedrock_guard.local.dynamodb_rules import FaultRule, LocalDynamoDB, local_dynamodb
-from tests.aws_tables import create_guard_table
+from bedrock_guard.local.gate_burst import (
+    Answer,
+    Containers,
+    answer_of,
+    burst,
+    request_call,
+)
+from bedrock_guard.local.tables import create_guard_table
 
 pytestmark = pytest.mark.server
 
@@ -42,12 +46,6 @@ HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 NOW = datetime(2026, 11, 23, 15, tzinfo=UTC)
 MONTH = "2026-11"
 MAX_TOKENS = 200
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
@@ -70,78 +68,34 @@ def local(stack: tuple[LocalDynamoDB, BedrockStub]) -> Iterator[tuple[LocalDynam
     bedrock.state.reset()
 
 
-_clients: dict[tuple[int, str], Any] = {}
-
-
-def container(local: tuple[LocalDynamoDB, BedrockStub], tiers: dict[str, Any]) -> GateRuntime:
-    """One Lambda container's runtime: its own configuration, store and registry cache.
-    botocore clients are thread-safe and slow to build, so the containers share them."""
+def containers(local: tuple[LocalDynamoDB, BedrockStub], tiers: dict[str, Any]) -> Containers:
     dynamodb, bedrock = local
-    config = load_config(
-        {
-            "USAGE_TABLE_NAME": TABLE,
-            "TIER_LIMITS_JSON": json.dumps(tiers),
-            "DEFAULT_TIER": "hot",
-            "MODEL_ALIASES_JSON": json.dumps({"claude-3-haiku": HAIKU}),
-            "BEDROCK_ENDPOINT_URL": bedrock.endpoint_url,
-            "BEDROCK_READ_TIMEOUT_SECONDS": "10",
-        }
-    )
-    client = _clients.get((id(dynamodb), "dynamodb"))
-    if client is None:
-        client = _clients[(id(dynamodb), "dynamodb")] = dynamodb.client(
-            "dynamodb", max_pool_connections=100
-        )
-    converse = _clients.get((id(bedrock), "bedrock"))
-    if converse is None:
-        converse = _clients[(id(bedrock), "bedrock")] = build_client(config)
-    runtime = GateRuntime(config=config, store=UsageStore(client, TABLE), bedrock=converse)
-    runtime.clock = lambda: NOW
-    return runtime
-
-
-def request(index: int) -> GateCall:
-    body = {
-        "model": "claude-3-haiku",
-        "messages": [{"role": "user", "content": f"Summarise ticket {index}."}],
-        "parameters": {"max_tokens": MAX_TOKENS},
-        "tags": {"applicationId": "hot-app"},
+    environment = {
+        "USAGE_TABLE_NAME": TABLE,
+        "TIER_LIMITS_JSON": json.dumps(tiers),
+        "DEFAULT_TIER": "hot",
+        "MODEL_ALIASES_JSON": json.dumps({"claude-3-haiku": HAIKU}),
+        "BEDROCK_ENDPOINT_URL": bedrock.endpoint_url,
+        "BEDROCK_READ_TIMEOUT_SECONDS": "10",
     }
-    return GateCall(
-        principal=ROLE,
-        body=json.dumps(body),
-        is_base64=False,
-        request_id=f"req-{index:04d}",
-        time_left_seconds=30,
+    return Containers(
+        environment,
+        dynamodb=dynamodb.client("dynamodb", max_pool_connections=100),
+        bedrock=build_client(load_config(environment)),
+        now=NOW,
     )
 
 
-def burst(
-    local: tuple[LocalDynamoDB, BedrockStub],
-    requests: int,
-    tiers: dict[str, Any],
-    *,
-    during: Any = None,
-) -> list[Answer]:
-    """``requests`` requests at once, one container each; ``during`` runs once half have
-    started."""
-    runtimes = [container(local, tiers) for _ in range(requests)]
-    half = threading.Barrier(requests // 2 + (1 if during else 0))
-    gate = threading.Barrier(requests)
+def calls(count: int, first: int = 0) -> list[GateCall]:
+    return [
+        request_call(ROLE, index, model="claude-3-haiku", max_tokens=MAX_TOKENS)
+        for index in range(first, first + count)
+    ]
 
-    def one(index: int) -> Answer:
-        gate.wait()
-        if index < requests // 2:
-            half.wait()
-        response = serve(runtimes[index], request(index), RequestFacts())
-        return Answer(response["statusCode"], json.loads(response["body"], parse_float=Decimal))
 
-    with ThreadPoolExecutor(max_workers=requests + 1) as pool:
-        futures = [pool.submit(one, index) for index in range(requests)]
-        if during is not None:
-            half.wait()
-            during()
-        return [future.result(timeout=120) for future in futures]
+def one_request(local: tuple[LocalDynamoDB, BedrockStub], index: int) -> Answer:
+    (call,) = calls(1, index)
+    return answer_of(serve(containers(local, {"hot": {}}).runtime(), call, RequestFacts()))
 
 
 def month_item(local: tuple[LocalDynamoDB, BedrockStub]) -> dict[str, Any]:
@@ -169,7 +123,7 @@ def assert_charged_exactly(local: tuple[LocalDynamoDB, BedrockStub], answers: li
 def test_a_hot_caller_burst_is_charged_exactly_what_it_used(
     local: tuple[LocalDynamoDB, BedrockStub], requests: int
 ) -> None:
-    answers = burst(local, requests, {"hot": {"daily_tokens": 10**7}})
+    answers = burst(containers(local, {"hot": {"daily_tokens": 10**7}}), calls(requests))
     assert [a.status for a in answers] == [200] * requests  # no 503: nothing conflicts
     assert_charged_exactly(local, answers)
 
@@ -178,7 +132,7 @@ def test_a_burst_against_a_small_budget_never_overspends(
     local: tuple[LocalDynamoDB, BedrockStub],
 ) -> None:
     limit = 10 * 300
-    answers = burst(local, 32, {"hot": {"daily_tokens": limit}})
+    answers = burst(containers(local, {"hot": {"daily_tokens": limit}}), calls(32))
     statuses = {a.status for a in answers}
     assert statuses == {200, 429}
     assert_charged_exactly(local, answers)
@@ -217,17 +171,16 @@ def test_a_lock_in_the_middle_of_a_burst_refuses_what_comes_after_it(
             committed.append(1)
             return
 
-    first = serve(container(local, {"hot": {}}), request(1000), RequestFacts())
-    assert first["statusCode"] == 200  # the month item is open and hot
-    answers = burst(local, 32, {"hot": {"daily_tokens": 10**7}}, during=lock)
-    answers.append(Answer(200, json.loads(first["body"], parse_float=Decimal)))
+    first = one_request(local, 1000)
+    assert first.status == 200  # the month item is open and hot
+    answers = burst(containers(local, {"hot": {}}), calls(32), during=lock)
+    answers.append(first)
     assert committed, "the lock never committed"
     codes = {(a.status, a.body.get("error", {}).get("code")) for a in answers}
     assert codes == {(200, None), (403, "Locked")}
     assert_charged_exactly(local, answers)
     # After the lock, nothing more is admitted.
-    after = serve(container(local, {"hot": {}}), request(999), RequestFacts())
-    assert after["statusCode"] == 403
+    assert one_request(local, 999).status == 403
 
 
 @pytest.mark.parametrize(
@@ -246,7 +199,7 @@ def test_faults_on_the_usage_item_leave_the_charge_exact(
     local: tuple[LocalDynamoDB, BedrockStub], rule: FaultRule
 ) -> None:
     local[0].rules.add_fault(rule)
-    answers = burst(local, 8, {"hot": {"daily_tokens": 10**7}})
+    answers = burst(containers(local, {"hot": {"daily_tokens": 10**7}}), calls(8))
     assert {a.status for a in answers} <= {200, 503}
     assert 200 in {a.status for a in answers}
     assert_charged_exactly(local, answers)
@@ -266,7 +219,7 @@ def test_the_month_item_stays_small_with_every_day_used_and_holds_in_flight(
     item |= {"month_tokens": {"N": "3827136"}, "month_usd": {"N": "38.271577"}, HOLDS: {"M": {}}}
     client.put_item(TableName=TABLE, Item=item)
     local[0].rules.reset_capacity()
-    answers = burst(local, 4, {"hot": {}})
+    answers = burst(containers(local, {"hot": {}}), calls(4))
     assert [a.status for a in answers] == [200] * 4
     writes = local[0].capacity()["total"]["write"]
     assert writes / len(answers) <= 4  # two writes of at most 2 KB each

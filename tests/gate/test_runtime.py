@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import aws_lambda_powertools
 import boto3
 import pytest
 from botocore.validate import ParamValidationDecorator
@@ -218,3 +219,32 @@ def test_events_without_request_context_have_no_identity(
         response = token_gate.handler(event, lambda_context)
         assert response["statusCode"] == 403
         assert json.loads(response["body"])["error"]["code"] == "NoIdentity"
+
+
+@pytest.mark.parametrize(
+    ("value", "wanted"), [("false", True), ("0", True), ("true", False), ("", False)]
+)
+def test_powertools_tracer_only_when_asked(
+    value: str, wanted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrapped: list[str] = []
+
+    class RecordingTracer:
+        def capture_lambda_handler(self, **options: Any) -> Any:
+            assert options == {"capture_response": False}  # model output stays out of X-Ray
+
+            def wrap(function: Any) -> Any:
+                wrapped.append(function.__name__)
+                return function
+
+            return wrap
+
+    monkeypatch.setattr(aws_lambda_powertools, "Tracer", RecordingTracer)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", value)
+    try:
+        module = importlib.reload(token_gate)
+        assert module.TRACER_WANTED is wanted
+        assert wrapped == (["handler"] if wanted else [])
+    finally:
+        monkeypatch.undo()
+        importlib.reload(token_gate)

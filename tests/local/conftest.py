@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bedrock_guard.local.dynamodb_rules import LocalDynamoDB, local_dynamodb
-from tests.aws_tables import create_guard_table
+from bedrock_guard.local.tables import create_guard_table
 
 RULES_TABLE = "bedrock-cost-guard-rules-test"
 

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from bedrock_guard.local.moto_server import MotoServer
-from tests.aws_tables import create_guard_table
+from bedrock_guard.local.tables import create_guard_table
 
 pytestmark = pytest.mark.server
 

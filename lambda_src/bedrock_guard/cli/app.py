@@ -11,7 +11,7 @@ from typing import Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bedrock_guard import __version__
-from bedrock_guard.cli import locks, report, unlock, usage
+from bedrock_guard.cli import holds, locks, report, unlock, usage
 from bedrock_guard.cli.context import Context, load_tf_outputs
 from bedrock_guard.cli.errors import CliError, ExitCode, translate
 from bedrock_guard.cli.output import Output
@@ -66,7 +66,10 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Operate bedrock-cost-guard: usage and limits, locks, unlocks, spend reports.",
+        description=(
+            "Operate bedrock-cost-guard: usage and limits, locks, unlocks, expired holds, "
+            "spend reports."
+        ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -75,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     shared = argparse.ArgumentParser(add_help=False)
     _global_options(shared, suppress=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (usage, locks, unlock, report):
+    for command in (usage, locks, unlock, holds, report):
         command.register(subparsers, [shared])
     return parser
 

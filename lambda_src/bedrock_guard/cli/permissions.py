@@ -28,6 +28,7 @@ COMMAND_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
         "iam:AttachUserPolicy",
         "iam:AttachRolePolicy",
     ),
+    "holds": ("dynamodb:Scan",),
     "report": (
         "dynamodb:Scan",
         "ce:GetCostAndUsage",

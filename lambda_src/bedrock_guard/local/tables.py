@@ -1,4 +1,4 @@
-"""The shared table as modules/token-gate creates it, for tests against moto."""
+"""The shared table as modules/token-gate creates it, for tests, benchmarks and the demo."""
 
 from __future__ import annotations
 
