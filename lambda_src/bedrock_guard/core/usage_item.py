@@ -36,7 +36,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from bedrock_guard.core import keys
-from bedrock_guard.core.accounting import Amount, Charge
+from bedrock_guard.core.accounting import WINDOWS, Amount, Charge, Period
 
 HOLDS: Final = "holds"
 EXPIRED_HOLD_PREFIX: Final = "HOLD#"
@@ -46,6 +46,17 @@ MAX_HOLDS_IN_FLIGHT: Final = 64
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
+
+# An update clause adding ``:tokens`` or ``:usd`` to every window's counter (``#w<i>`` names
+# from :func:`window_names`).
+ADD_WINDOWS: Final = ", ".join(
+    f"#w{i} {':usd' if w.is_usd else ':tokens'}" for i, w in enumerate(WINDOWS)
+)
+
+
+def window_names(period: Period) -> dict[str, str]:
+    """``#w<i>``: the counter attribute of window ``i`` of ``WINDOWS`` in ``period``."""
+    return {f"#w{i}": period.attribute(w) for i, w in enumerate(WINDOWS)}
 
 
 def number(value: Amount) -> AttributeValue:

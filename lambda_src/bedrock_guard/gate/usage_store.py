@@ -34,6 +34,7 @@ from bedrock_guard.core import keys
 from bedrock_guard.core.accounting import WINDOWS, Amount, Charge, Counters, Period, Window
 from bedrock_guard.core.aws_errors import error_code
 from bedrock_guard.core.usage_item import (
+    ADD_WINDOWS,
     HOLDS,
     MAX_HOLDS_IN_FLIGHT,
     Hold,
@@ -42,6 +43,7 @@ from bedrock_guard.core.usage_item import (
     is_opened,
     locked_by,
     number,
+    window_names,
 )
 
 AttributeValue = dict[str, Any]
@@ -69,10 +71,6 @@ _RETRYABLE_CODES: Final = frozenset(
         "InternalServerError",
         "ServiceUnavailable",
     }
-)
-# Every window's counter gets ``:tokens`` or ``:usd`` (names from :func:`_window_names`).
-_ADD_WINDOWS: Final = ", ".join(
-    f"#w{i} {':usd' if w.is_usd else ':tokens'}" for i, w in enumerate(WINDOWS)
 )
 _deserializer = TypeDeserializer()
 
@@ -315,7 +313,7 @@ class UsageStore:
         self, reservation: Reservation, caps: Mapping[Window, Amount]
     ) -> dict[str, Any]:
         period, hold = reservation.period, reservation.hold
-        names = _window_names(period) | {
+        names = window_names(period) | {
             "#holds": HOLDS,
             "#h": hold.hold_id,
             "#lb": keys.LOCKED_BY,
@@ -339,7 +337,7 @@ class UsageStore:
         return {
             "TableName": self.table_name,
             "Key": keys.attribute_values(keys.usage_key(reservation.principal, period.month)),
-            "UpdateExpression": f"ADD {_ADD_WINDOWS} SET #holds.#h = :hold",
+            "UpdateExpression": f"ADD {ADD_WINDOWS} SET #holds.#h = :hold",
             "ConditionExpression": " AND ".join(terms),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
@@ -404,9 +402,9 @@ class UsageStore:
                 "update_item",
                 TableName=self.table_name,
                 Key=keys.attribute_values(keys.usage_key(reservation.principal, period.month)),
-                UpdateExpression=f"ADD {_ADD_WINDOWS} REMOVE #holds.#h",
+                UpdateExpression=f"ADD {ADD_WINDOWS} REMOVE #holds.#h",
                 ConditionExpression="attribute_exists(#holds.#h)",
-                ExpressionAttributeNames=_window_names(period)
+                ExpressionAttributeNames=window_names(period)
                 | {"#holds": HOLDS, "#h": reservation.hold.hold_id},
                 ExpressionAttributeValues={
                     ":tokens": number(delta.tokens),
@@ -503,11 +501,6 @@ def _refusal(item: Mapping[str, Any], period: Period, holds: Sequence[Hold]) -> 
 def _hold_ids(item: Mapping[str, Any]) -> frozenset[str]:
     stored = item.get(HOLDS, {}).get("M") if isinstance(item.get(HOLDS), Mapping) else None
     return frozenset(stored) if isinstance(stored, Mapping) else frozenset()
-
-
-def _window_names(period: Period) -> dict[str, str]:
-    """``#w<i>``: the counter attribute of window ``i`` of :data:`WINDOWS` in ``period``."""
-    return {f"#w{i}": period.attribute(w) for i, w in enumerate(WINDOWS)}
 
 
 def deserialize(item: Item) -> dict[str, Any]:
