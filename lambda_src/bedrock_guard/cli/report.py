@@ -14,8 +14,9 @@ from botocore.exceptions import ClientError
 from bedrock_guard.cli.context import Context
 from bedrock_guard.cli.cost_explorer import METRIC, costs_by_tag, discover_services
 from bedrock_guard.cli.errors import ACCESS_DENIED_CODES, CliError, ExitCode
+from bedrock_guard.cli.formats import usd
 from bedrock_guard.cli.months import Month, current_month, parse_month
-from bedrock_guard.cli.output import Output, new_table, usd_human
+from bedrock_guard.cli.output import Column, Output
 from bedrock_guard.cli.table_reader import CallerMonth, read_month
 from bedrock_guard.core.aws_errors import error_code
 
@@ -26,6 +27,7 @@ GROUPS: Final = {
     "environment": "environment",
 }
 SERVICES_OUTPUT: Final = "bedrock_service_names"
+NO_FIGURE: Final = "n/a"  # a side with no figure for a value: no amount, and no difference
 MAX_SERVICE_CHARS: Final = 1024
 
 HELP: Final = "Cost Explorer Bedrock spend by cost tag, next to the gate's own accounting"
@@ -155,8 +157,8 @@ def report_document(
     callers: list[CallerMonth],
     cost_explorer: dict[str | None, Decimal],
 ) -> dict[str, Any]:
-    """Rows per tag value: Cost Explorer USD, gate USD, their difference (``None`` when a side
-    has nothing for the value)."""
+    """Rows per tag value: Cost Explorer USD, gate USD (``None`` when a side has nothing for the
+    value), their difference (``None`` when Cost Explorer has no figure)."""
     attribute = GROUPS[tag_key]
     gate = gate_totals(callers, attribute)
     values = sorted(set(gate) | set(cost_explorer), key=lambda v: (v is None, v or ""))
@@ -170,7 +172,8 @@ def report_document(
                 "cost_explorer_usd": ce_usd,
                 "gate_usd": gate_usd,
                 "gate_callers": count,
-                "difference_usd": (ce_usd or Decimal(0)) - (gate_usd or Decimal(0)),
+                # No difference where either side has no figure: a missing figure is not zero.
+                "difference_usd": None if ce_usd is None or gate_usd is None else ce_usd - gate_usd,
             }
         )
     return {
@@ -181,43 +184,59 @@ def report_document(
         "metric": METRIC,
         "services": services,
         "rows": rows,
-        "totals": {
-            "cost_explorer_usd": sum(cost_explorer.values(), Decimal(0)),
-            "gate_usd": sum((usd for usd, _ in gate.values()), Decimal(0)),
-        },
+        "totals": _totals(cost_explorer, gate),
+    }
+
+
+def _totals(
+    cost_explorer: dict[str | None, Decimal], gate: dict[str | None, tuple[Decimal, int]]
+) -> dict[str, Decimal | None]:
+    """Sums of both sides; Cost Explorer's is ``None`` when it had no figure at all."""
+    ce_total = sum(cost_explorer.values(), Decimal(0)) if cost_explorer else None
+    gate_total = sum((usd for usd, _ in gate.values()), Decimal(0))
+    return {
+        "cost_explorer_usd": ce_total,
+        "gate_usd": gate_total,
+        "difference_usd": None if ce_total is None else ce_total - gate_total,
     }
 
 
 def render(out: Output, document: dict[str, Any]) -> None:
     tag, attribute = document["group_by"], document["registry_attribute"]
-    table = new_table(
-        f"Bedrock spend {document['month']} by {tag} · Cost Explorer vs token gate",
-        f"{tag} / {attribute}",
-        "Cost Explorer",
-        "Gate",
-        "Callers",
-        "Difference",
-        numeric=("Cost Explorer", "Gate", "Callers", "Difference"),
+    columns = (
+        Column(f"{tag} / {attribute}"),
+        Column("Cost Explorer", numeric=True),
+        Column("Gate", numeric=True),
+        Column("Callers", numeric=True, drop=1),
+        Column("Difference", numeric=True),
     )
-    for row in document["rows"]:
-        table.add_row(
+    rows = [
+        [
             "(untagged / none)" if row["value"] is None else row["value"],
-            usd_human(row["cost_explorer_usd"]),
-            usd_human(row["gate_usd"]),
+            usd(row["cost_explorer_usd"], missing=NO_FIGURE),
+            usd(row["gate_usd"]),
             str(row["gate_callers"]),
-            usd_human(row["difference_usd"]),
-        )
+            usd(row["difference_usd"], missing=NO_FIGURE),
+        ]
+        for row in document["rows"]
+    ]
     totals = document["totals"]
-    table.add_section()
-    table.add_row(
-        "total",
-        usd_human(totals["cost_explorer_usd"]),
-        usd_human(totals["gate_usd"]),
-        "",
-        usd_human(totals["cost_explorer_usd"] - totals["gate_usd"]),
-        style="bold",
+    rows.append(
+        [
+            "total",
+            usd(totals["cost_explorer_usd"], missing=NO_FIGURE),
+            usd(totals["gate_usd"], missing=NO_FIGURE),
+            "",
+            usd(totals["difference_usd"], missing=NO_FIGURE),
+        ]
     )
-    out.table(table)
+    out.grid(
+        f"Bedrock spend {document['month']} by {tag} · Cost Explorer vs token gate",
+        columns,
+        rows,
+        styles=[None] * (len(rows) - 1) + ["bold"],
+        sections=[len(rows) - 1],
+    )
     out.line(f"Services: {', '.join(document['services'])}", style="dim")
     if document["estimated"]:
         out.line("Cost Explorer marks this month's figures as estimated.", style="yellow")
