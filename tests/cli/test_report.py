@@ -283,7 +283,7 @@ def test_report_when_cost_explorer_is_denied(
         (("--by", "costCenter", "--month", "2026-12"), "2026-12 is in the future"),
         (("--by", "costCenter", "--month", "11-2026"), "is not a month"),
         (("--by", "costCenter", "--service", " "), "service names must be non-empty"),
-        ((), "the following arguments are required: --by"),
+        ((), "give --by TAG (Cost Explorer next to the gate) and/or --html FILE"),
     ],
 )
 def test_report_usage_errors(

@@ -168,7 +168,8 @@ def caller_json(caller: CallerMonth, st: Standing, day: str | None) -> dict[str,
     }
 
 
-def _state(entry: dict[str, Any]) -> tuple[str, str]:
+def state_of(entry: dict[str, Any]) -> tuple[str, str]:
+    """A caller's state in words and its rich style, from its JSON entry."""
     if entry["locked_by"]:
         return f"locked ({len(entry['locked_by'])})", "bold red"
     percent = entry["used_percent"]
@@ -233,7 +234,7 @@ def render(out: Output, document: dict[str, Any], *, detailed: bool) -> None:
     wide_rows, folded_rows, styles = [], [], []
     for entry in document["callers"]:
         limits = entry["limits"] or {}
-        state, style = _state(entry)
+        state, style = state_of(entry)
         tier = entry["tier"] or "-"
         if entry["tier_source"] == "default":
             tier += " (default)"
