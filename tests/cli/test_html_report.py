@@ -127,3 +127,23 @@ def test_report_html_from_the_table(world: World, cli: Any, tmp_path: Path) -> N
     assert 'class="lock"' not in per_caller["role/app-role"]
     assert 'class="lock"' not in per_caller["user/alice"]
     assert "<script" not in page
+
+
+def test_a_window_limited_in_both_units_is_drawn_in_the_one_closer_to_its_limit() -> None:
+    report = sample_report()
+    tokens_bound = CallerSpend(
+        name="role/batch",
+        principal="arn:aws:iam::123456789012:role/batch",
+        tier="standard",
+        limits=LIMITED,
+        days={23: (4900, Decimal("0.10"))},  # 98% of the daily tokens, 2% of the daily dollars
+    )
+    page = render(SpendReport(**{**_fields(report), "callers": (tokens_bound,)}))
+
+    chart = charts(page)["role/batch"]
+    assert "Daily tokens, day 23: 4,900 (limit 5,000)" in chart
+    assert "Month to date tokens: 4,900 (limit 100,000)" in chart  # 4.9% against 0.2%
+
+
+def _fields(report: SpendReport) -> dict[str, Any]:
+    return {name: getattr(report, name) for name in SpendReport.__slots__}

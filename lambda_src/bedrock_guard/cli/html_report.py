@@ -1,8 +1,8 @@
 """The spend report as one self-contained HTML page: no script, no external resource.
 
 For a month, per caller: daily spend against the daily limit (bars) and the month to date against
-the monthly limit (a line), each in dollars when the tier has a dollar limit for the window, else
-in tokens when it has a token limit, else in dollars with "no limit" (and no limit line); the
+the monthly limit (a line), each in the unit the window is limited in (dollars or tokens; with
+both, the one closer to its limit), else in dollars with "no limit" (and no limit line); the
 periods the caller was locked out shaded on the same day axis; one legend for every chart; then a
 table of the figures. ``bedrock-guard report --html`` fills it from the table, the demo from its
 run; both call :func:`render`.
@@ -63,7 +63,9 @@ table {{ border-collapse: collapse; font-size: 0.84rem; margin: 6px 0 12px; widt
 th, td {{ border: 1px solid #cbd2d9; padding: 4px 8px; text-align: left; vertical-align: top;
   white-space: pre-line; overflow-wrap: anywhere; }}
 th {{ background: #eef2f7; }}
-td.num {{ text-align: right; white-space: pre-line; font-variant-numeric: tabular-nums; }}
+th {{ overflow-wrap: normal; }}
+td.num {{ text-align: right; white-space: pre; overflow-wrap: normal;
+  font-variant-numeric: tabular-nums; }}
 ul {{ margin: 4px 0; padding-left: 20px; }}
 """
 
@@ -154,29 +156,43 @@ class Measure:
         return tokens(round(value))
 
     def axis(self, value: float) -> str:
-        """Short axis labels: ``$12.5``, ``$0.0005``, ``$1.2k``, ``40k``."""
-        if value >= 1000:
-            text = f"{value / 1000:,.1f}".removesuffix(".0") + "k"
-            return f"${text}" if self.is_usd else text
+        """Short axis labels: ``$12.5``, ``$0.0005``, ``$1.2k``, ``40k``, ``2M``."""
+        for size, suffix in ((1_000_000, "M"), (1000, "k")):
+            if value >= size:
+                text = f"{value / size:,.2f}".rstrip("0").rstrip(".") + suffix
+                return f"${text}" if self.is_usd else text
         if not self.is_usd:
             return f"{value:,.0f}"
         exact = Decimal(str(value)).quantize(Decimal("0.000001")).normalize()
         return "$0" if not exact else f"${exact:f}"
 
 
-def measure(limits: Limits | None, *, daily: bool) -> Measure:
-    """Dollars when the window has a dollar limit, else tokens when it has a token limit, else
-    dollars without a limit."""
-    usd_window, token_window = (
-        (Window.DAILY_USD, Window.DAILY_TOKENS)
-        if daily
-        else (Window.MONTHLY_USD, Window.MONTHLY_TOKENS)
-    )
-    if limits is not None and limits.of(usd_window) is not None:
-        return Measure(True, limits.of(usd_window))
-    if limits is not None and limits.of(token_window) is not None:
-        return Measure(False, limits.of(token_window))
-    return Measure(True, None)
+def measure(
+    limits: Limits | None, *, daily: bool, days: Mapping[int, tuple[int, Decimal]] | None = None
+) -> Measure:
+    """What a panel plots: the limited unit (dollars or tokens) of the window; with both limited,
+    the one more used (the binding limit: its highest day, or the month's total); dollars
+    without a limit when neither is limited."""
+    usd_window = Window.DAILY_USD if daily else Window.MONTHLY_USD
+    token_window = Window.DAILY_TOKENS if daily else Window.MONTHLY_TOKENS
+    usd_limit = None if limits is None else limits.of(usd_window)
+    token_limit = None if limits is None else limits.of(token_window)
+    if usd_limit is None and token_limit is None:
+        return Measure(True, None)
+    if usd_limit is None or token_limit is None:
+        return Measure(usd_limit is not None, usd_limit if usd_limit is not None else token_limit)
+    figures = list((days or {}).values())
+    if daily:
+        spent = max((u for _, u in figures), default=Decimal(0))
+        used = max((t for t, _ in figures), default=0)
+    else:
+        spent = sum((u for _, u in figures), Decimal(0))
+        used = sum(t for t, _ in figures)
+    usd_share = spent / usd_limit if usd_limit else Decimal(0)
+    token_share = Decimal(used) / token_limit if token_limit else Decimal(0)
+    if token_share > usd_share:
+        return Measure(False, token_limit)
+    return Measure(True, usd_limit)
 
 
 # Chart --------------------------------------------------------------------------------------
@@ -187,7 +203,7 @@ def _nice_max(value: float) -> float:
     if value <= 0:
         return 1.0
     magnitude = 10.0 ** math.floor(math.log10(value))
-    for step in (1, 2, 4, 6, 8, 10):
+    for step in (1, 1.2, 1.6, 2, 4, 6, 8, 10):
         if step * magnitude >= value:
             return step * magnitude
     return 10 * magnitude
@@ -234,7 +250,7 @@ class _Panel:
             end = _day_fraction(lock.end, self.report) if lock.end else float(self.report.last_day)
             if end <= 0 or start >= self.report.days_in_month:
                 continue
-            width = max((end - start) * self.slot, 2.0)
+            width = max((end - start) * self.slot, 3.0)
             parts.append(
                 f'<rect class="lock" x="{self.x(start):.1f}" y="{MARGIN_TOP}" '
                 f'width="{width:.1f}" height="{PANEL_HEIGHT}" fill="{LOCK}" opacity="0.75">'
@@ -323,7 +339,7 @@ def _heading(report: SpendReport, m: Measure, series: list[tuple[int, float]], d
 
 def _panel(report: SpendReport, caller: CallerSpend, *, left: float, daily: bool) -> str:
     """One panel: daily bars, or the month-to-date line; the limit if any; the lock bands."""
-    m = measure(caller.limits, daily=daily)
+    m = measure(caller.limits, daily=daily, days=caller.days)
     series = _series(report, caller, m, daily=daily)
     top = _nice_max(max([v for _, v in series] + [float(m.limit or 0), 0.0]) * 1.08)
     panel = _Panel(report, left, top)

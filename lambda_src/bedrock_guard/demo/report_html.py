@@ -14,13 +14,7 @@ from bedrock_guard.cli.formats import common_account, short_principal
 from bedrock_guard.cli.html_report import CallerSpend, Section, SpendReport
 from bedrock_guard.cli.html_report import render as render_page
 from bedrock_guard.cli.lock_history import lock_spans, parse_time
-from bedrock_guard.demo.result import CallerReport, DemoResult, LedgerEvent, LockView, amount
-
-
-def _state(report: CallerReport) -> str:
-    """``basic, daily budget exhausted; locked, then released``."""
-    state = f"{report.tier}, {report.state}"
-    return f"{state}; {report.lock_story}" if report.lock_story else state
+from bedrock_guard.demo.result import DemoResult, LedgerEvent, LockView, amount
 
 
 def _view(view: LockView | None) -> str:
@@ -69,7 +63,8 @@ def spend_report(result: DemoResult) -> SpendReport:
             days={today.day: (r.day_tokens, r.day_usd)}
             if r.day_tokens or r.day_usd
             else {today.day: (r.month_tokens, r.month_usd)},
-            state=f"{short_principal(r.principal, account)}; {_state(r)}",
+            state=f"{short_principal(r.principal, account)}; {r.state}"
+            + (f"; {r.lock_story}" if r.lock_story else ""),
             locks=lock_spans(_history(r.principal, result.ledger)),
         )
         for r in result.callers
