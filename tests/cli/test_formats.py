@@ -84,3 +84,12 @@ def test_common_account_is_the_most_frequent() -> None:
 )
 def test_when(iso: str | None, text: str) -> None:
     assert when(iso) == text
+
+
+def test_alarm_short() -> None:
+    from bedrock_guard.cli.formats import alarm_short
+
+    assert alarm_short(f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:gate-95pct") == (
+        "alarm gate-95pct"
+    )
+    assert alarm_short("operator") == "operator"

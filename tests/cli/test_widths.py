@@ -56,8 +56,13 @@ def assert_principals_whole(text: str, principals: tuple[str, ...]) -> None:
 @pytest.mark.parametrize("width", [80, 200])
 @pytest.mark.parametrize(
     "command",
-    [("usage", *LIMITS), ("usage", "--caller", ALICE, *LIMITS), ("locks",)],
-    ids=["usage", "usage-caller", "locks"],
+    [
+        ("usage", *LIMITS),
+        ("usage", "--caller", ALICE, *LIMITS),
+        ("usage", "--caller", BOB, *LIMITS),
+        ("locks",),
+    ],
+    ids=["usage", "usage-caller", "usage-locked-caller", "locks"],
 )
 def test_tables_fit_and_split_no_word(
     world: World,
@@ -69,7 +74,10 @@ def test_tables_fit_and_split_no_word(
     run = at_width(cli, monkeypatch, width, *command)
 
     assert_fits(run.out, width)
-    shown = (ALICE,) if "--caller" in command else LOCKED if command[0] == "locks" else PRINCIPALS
+    if "--caller" in command:
+        shown: tuple[str, ...] = (command[command.index("--caller") + 1],)
+    else:
+        shown = LOCKED if command[0] == "locks" else PRINCIPALS
     assert_principals_whole(run.out, shown)
     words = words_of(run.out)
     for word in WORDS:

@@ -180,7 +180,8 @@ def _translate_client_error(
     detail = _detail(error)
     if code in ACCESS_DENIED_CODES:
         return CliError(
-            f"access denied: your credentials may not call {action} ({code}: {detail})",
+            f"access denied: your credentials may not call {action} ({code}: {detail}); allow "
+            "it in their IAM policy, or use --profile with credentials that may",
             ExitCode.ACCESS,
         )
     if code in BAD_CREDENTIALS_CODES:

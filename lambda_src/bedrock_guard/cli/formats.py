@@ -9,7 +9,9 @@ tokens cost ``$0.0000625``, shown as ``$0.000063``); whole amounts still read as
 Principals: an IAM ARN of the account named once in the heading (the account most principals
 belong to) is shortened to what follows the account, ``arn:aws:iam::123456789012:role/app``
 becoming ``role/app``. The short form never starts with ``arn:``, so it cannot be mistaken for a
-full ARN; principals of any other account, and ``apikey:<id>`` callers, are shown whole.
+full ARN; principals of any other account, and ``apikey:<id>`` callers, are shown whole. A
+CloudWatch alarm ARN holding a lock is shown as ``alarm <name>`` (``--wide`` and ``--json`` keep
+the ARN).
 """
 
 from __future__ import annotations
@@ -71,6 +73,12 @@ def short_principal(principal: str, account: str | None) -> str:
     if match is None or account is None or match["account"] != account:
         return principal
     return match["rest"]
+
+
+def alarm_short(holder: str) -> str:
+    """``alarm <name>`` for a CloudWatch alarm ARN; anything else (``operator``) unchanged."""
+    _, found, name = holder.partition(":alarm:")
+    return f"alarm {name}" if found and holder.startswith("arn:") else holder
 
 
 def account_note(account: str) -> str:

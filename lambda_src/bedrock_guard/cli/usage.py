@@ -10,6 +10,7 @@ from bedrock_guard.cli.context import Context
 from bedrock_guard.cli.errors import CliError, ExitCode
 from bedrock_guard.cli.formats import (
     account_note,
+    alarm_short,
     common_account,
     percent,
     short_principal,
@@ -273,7 +274,8 @@ def _render_detail(out: Output, entry: dict[str, Any]) -> None:
         + ("" if entry["registered"] else " (not registered)")
     )
     if entry["locked_by"]:
-        out.line("Locked by: " + ", ".join(entry["locked_by"]), style="red")
+        holders = entry["locked_by"] if out.wide else [alarm_short(h) for h in entry["locked_by"]]
+        out.line("Locked by: " + ", ".join(holders), style="red")
     if entry["reserved"]["count"]:
         reserved = entry["reserved"]
         out.line(
