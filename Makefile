@@ -29,10 +29,12 @@ $(CHECKOV_VENV)/.installed: tools/checkov-requirements.txt
 test: lint pytest checkov report-check ## everything CI runs: lint, types, pytest (Python and Terraform checks), checkov, the report in Chromium
 
 # The edit loop: no moto or Bedrock servers, no browser, nothing marked slow, and not the
-# heaviest moto suites (each test builds an IAM account); make test runs all of them.
+# heaviest moto suites (each of their tests builds an IAM account or a seeded table; together
+# they are three quarters of the suite's time); make test runs all of them.
 CHECK_SKIP := $(addprefix --ignore=tests/,enforcer/test_refusals.py enforcer/test_lock_flow.py \
   enforcer/test_tags_and_math.py enforcer/test_forged_messages.py gate/test_token_gate.py \
-  gate/test_malformed_requests.py)
+  gate/test_malformed_requests.py gate/test_usage_store.py cli/test_widths.py cli/test_usage.py \
+  cli/test_locks_and_unlock.py cli/test_settings_and_errors.py demo/test_config.py)
 check: lint ## the edit loop in at most 90 s: lint, then the fast tests (make test runs the rest)
 	$(BIN)/pytest -q -n auto -p no:cacheprovider -m "not server and not browser and not slow" \
 	  $(CHECK_SKIP) --durations=5
