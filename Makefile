@@ -9,10 +9,10 @@ BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 TF_DIRS := $(sort $(dir $(wildcard modules/*/versions.tf environments/*/versions.tf)))
 
-.PHONY: help test lint pytest checkov validate bench demo schema fmt clean
+.PHONY: help test check report-check lint pytest checkov validate bench demo schema fmt clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,27 @@ $(CHECKOV_VENV)/.installed: tools/checkov-requirements.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/checkov-requirements.txt
 	touch $@
 
-test: lint pytest checkov ## everything CI runs: lint, types, pytest (Python and Terraform checks), checkov
+test: lint pytest checkov report-check ## everything CI runs: lint, types, pytest (Python and Terraform checks), checkov, the report in Chromium
+
+# The edit loop: no moto or Bedrock servers, no browser, nothing marked slow, and not the
+# heaviest moto suites (each of their tests builds an IAM account or a seeded table; together
+# they are three quarters of the suite's time); make test runs all of them.
+CHECK_SKIP := $(addprefix --ignore=tests/,enforcer/test_refusals.py enforcer/test_lock_flow.py \
+  enforcer/test_tags_and_math.py enforcer/test_forged_messages.py gate/test_token_gate.py \
+  gate/test_malformed_requests.py gate/test_usage_store.py cli/test_widths.py cli/test_usage.py \
+  cli/test_locks_and_unlock.py cli/test_settings_and_errors.py demo/test_config.py)
+check: lint ## the edit loop in at most 90 s: lint, then the fast tests (make test runs the rest)
+	$(BIN)/pytest -q -n auto -p no:cacheprovider -m "not server and not browser and not slow" \
+	  $(CHECK_SKIP) --durations=5
+
+# Debian's chromium, installed when missing (the one target that needs root for apt-get).
+report-check: $(BIN)/.installed ## the HTML report in headless Chromium: no overflow at 1280 px; screenshot in build/artifacts
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	fi
+	REQUIRE_BROWSER=1 $(BIN)/pytest -q -p no:xdist -p no:cacheprovider -m browser tests/cli/test_report_browser.py
+	@echo "screenshot: build/artifacts/report.png"
 
 lint: $(BIN)/.installed ## ruff (style, imports, bugbear) and mypy on lambda_src
 	$(BIN)/ruff check .

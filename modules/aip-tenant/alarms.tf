@@ -12,6 +12,10 @@ locals {
     )
   }
 
+  # The enforcer's prefix appears once: a module name that already starts with it (the
+  # environments name this module "<prefix>tenants") is not prefixed again.
+  alarm_name_stem = startswith(var.name, var.alarm_name_prefix) ? var.name : "${var.alarm_name_prefix}${var.name}"
+
   alarm_metrics = {
     input_tokens  = "InputTokenCount"
     output_tokens = "OutputTokenCount"
@@ -31,14 +35,14 @@ locals {
     } if tenant.alarms != null
   ]...)
 
-  # The enforcer reads the principals from this one tag, comma-separated (DESIGN.md).
+  # The enforcer reads the principals from this one tag, comma-separated (docs/contracts.md).
   principal_tag_values = { for name, tenant in var.tenants : name => join(",", distinct(tenant.principals)) }
 }
 
 resource "aws_cloudwatch_metric_alarm" "tokens" {
   for_each = local.token_alarms
 
-  alarm_name        = "${var.alarm_name_prefix}${var.name}-${each.value.tenant}-${each.value.suffix}"
+  alarm_name        = "${local.alarm_name_stem}-${each.value.tenant}-${each.value.suffix}"
   alarm_description = "Tenant ${each.value.tenant}: ${each.value.metric_name} of profile ${aws_bedrock_inference_profile.this[each.value.tenant].name} reached ${each.value.threshold} in ${each.value.period_seconds} s. The alarm enforcer locks the principals in the ${var.principal_tag_key} tag."
 
   namespace   = "AWS/Bedrock"

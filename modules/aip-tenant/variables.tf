@@ -3,7 +3,7 @@
 # message that names the tenant, not half-way through an apply.
 
 variable "name" {
-  description = "Name prefix of everything the module creates: profiles are <name>-<tenant>, alarms <alarm_name_prefix><name>-<tenant>-<metric>, the logging role <name>-bedrock-invocation-logging."
+  description = "Name prefix of everything the module creates: profiles are <name>-<tenant>, alarms <alarm_name_prefix><name>-<tenant>-<metric> (the prefix once: not repeated when name already starts with it), the logging role <name>-bedrock-invocation-logging."
   type        = string
   default     = "bedrock-guard"
 
@@ -179,7 +179,7 @@ variable "alarm_topic_arn" {
 }
 
 variable "alarm_name_prefix" {
-  description = "Prepended to every alarm name. Set it to the alarm enforcer's alarm_name_prefix when that is not empty: the enforcer's topic and key accept only alarms whose names start with it."
+  description = "Prepended to every alarm name, unless name already starts with it. Set it to the alarm enforcer's alarm_name_prefix when that is not empty: the enforcer's topic and key accept only alarms whose names start with it."
   type        = string
   default     = ""
 

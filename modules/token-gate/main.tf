@@ -84,7 +84,7 @@ locals {
   ]))
 
   # ---------------------------------------------------------------------------------------------
-  # Lambda environment: the contract of DESIGN.md.
+  # Lambda environment: the contract of docs/contracts.md.
   # ---------------------------------------------------------------------------------------------
   # Plain model ids stay strings; profile targets become {"target", "pricing_model"} objects.
   model_aliases_json = jsonencode(merge(

@@ -144,14 +144,16 @@ def test_report_by_cost_center_next_to_the_gate(
         "difference_usd": "0.05",
     }
     assert rows["cc-support"]["cost_explorer_usd"] is None
-    assert (rows["cc-support"]["gate_usd"], rows["cc-support"]["difference_usd"]) == (
-        "0.2",
-        "-0.2",
-    )
+    # Cost Explorer has no figure for it: no difference is made up.
+    assert (rows["cc-support"]["gate_usd"], rows["cc-support"]["difference_usd"]) == ("0.2", None)
     assert rows[None]["gate_usd"] == "0.001"  # the unregistered API-key caller
     assert rows[None]["cost_explorer_usd"] == "3.5"
     assert rows["cc-marketing"]["gate_callers"] == 0
-    assert document["totals"] == {"cost_explorer_usd": "5.55", "gate_usd": "0.951"}
+    assert document["totals"] == {
+        "cost_explorer_usd": "5.55",
+        "gate_usd": "0.951",
+        "difference_usd": "4.599",
+    }
 
 
 def test_report_by_application_with_named_services_skips_discovery(
@@ -181,7 +183,7 @@ def test_report_by_application_with_named_services_skips_discovery(
 
     assert run.code == 0, run.err
     assert "sales-bot" in run.out and "support-bot" in run.out
-    assert "$2.0000" in run.out and "$0.7500" in run.out
+    assert "$2.00" in run.out and "$0.75" in run.out
     assert "estimated" in run.out
 
 
@@ -228,14 +230,14 @@ def test_report_services_from_terraform_outputs(
             "cost_explorer_usd": None,
             "gate_usd": "0.95",
             "gate_callers": 2,
-            "difference_usd": "-0.95",
+            "difference_usd": None,
         },
         {
             "value": None,
             "cost_explorer_usd": None,
             "gate_usd": "0.001",
             "gate_callers": 1,
-            "difference_usd": "-0.001",
+            "difference_usd": None,
         },
     ]
 
@@ -281,7 +283,7 @@ def test_report_when_cost_explorer_is_denied(
         (("--by", "costCenter", "--month", "2026-12"), "2026-12 is in the future"),
         (("--by", "costCenter", "--month", "11-2026"), "is not a month"),
         (("--by", "costCenter", "--service", " "), "service names must be non-empty"),
-        ((), "the following arguments are required: --by"),
+        ((), "give --by TAG (Cost Explorer next to the gate) and/or --html FILE"),
     ],
 )
 def test_report_usage_errors(
@@ -298,3 +300,37 @@ def test_tag_value_of_a_group_key() -> None:
     assert tag_value("costCenter$sales", "costCenter") == "sales"
     assert tag_value("costCenter$", "costCenter") is None
     assert tag_value("costCenter$a$b", "costCenter") == "a$b"
+
+
+def test_no_cost_explorer_figure_reads_n_a_not_a_difference() -> None:
+    import io
+    from decimal import Decimal
+
+    from bedrock_guard.cli import report as report_command
+    from bedrock_guard.cli.months import Month
+    from bedrock_guard.cli.output import Output
+    from bedrock_guard.cli.table_reader import Amounts, CallerMonth
+
+    caller = CallerMonth(
+        "arn:aws:iam::123456789012:user/alice",
+        profile={"cost_center": "cc-sales"},
+        month=Amounts(100, Decimal("0.1212")),
+        has_usage=True,
+    )
+    document = report_command.report_document(
+        TABLE,
+        month=Month(2026, 11),
+        tag_key="costCenter",
+        services=["Amazon Bedrock"],
+        callers=[caller],
+        cost_explorer={},
+    )
+    document["estimated"] = False
+    stdout = io.StringIO()
+    report_command.render(Output(no_color=True, stdout=stdout, stderr=io.StringIO()), document)
+
+    text = stdout.getvalue()
+    assert "$0.1212" in text
+    assert "-0.1212" not in text and "$-" not in text
+    row = next(line for line in text.splitlines() if "cc-sales" in line)
+    assert row.count("n/a") == 2  # Cost Explorer and the difference

@@ -158,7 +158,9 @@ def test_a_past_month_has_no_today_and_no_daily_limits(world: World, cli: Any) -
     assert caller["month"] == {"tokens": 99, "usd": "9"}
     assert caller["today"] is None
     assert caller["used_percent"] == "18"  # 9 of 50 USD; daily windows do not apply
-    assert set(caller["remaining"]) == {"monthly_tokens", "monthly_usd"}
+    # Every window in both objects; the daily ones of a past month remain null.
+    assert set(caller["remaining"]) == set(caller["limits"])
+    assert (caller["remaining"]["daily_tokens"], caller["remaining"]["daily_usd"]) == (None, None)
 
 
 def test_a_month_without_usage_still_lists_registered_and_locked_callers(
@@ -204,11 +206,13 @@ def test_human_table_names_every_caller_and_state(world: World, cli: Any) -> Non
     run = cli(*BASE, "--no-color", "usage", *LIMITS)
 
     assert run.code == 0, run.err
-    for principal in (ALICE, BOB, APP_ROLE, API_KEY_CALLER):
+    # The account is named once; its ARNs are shown in the short form.
+    assert "IAM ARNs of account 123456789012 shortened" in " ".join(run.out.split())
+    for principal in ("user/alice", "user/bob", "role/app-role", API_KEY_CALLER):
         assert principal in run.out
     assert "locked (1)" in run.out
     assert "1,500 / 100,000" in run.out  # alice's month tokens of her limit
-    assert "$0.7500 / $50.0000" in run.out
+    assert "$0.75 / $50.00" in run.out
     assert "\x1b[" not in run.out  # no colour codes
 
 
@@ -227,5 +231,5 @@ def test_human_detail_of_one_caller_shows_days_and_reservations(world: World, cl
 
     assert run.code == 0, run.err
     assert "Per UTC day" in run.out
-    assert "In flight: 1 reservation(s), 300 tokens, $0.0150" in run.out
+    assert "In flight: 1 reservation(s), 300 tokens, $0.015" in run.out
     assert "cost_center=cc-sales" in run.out

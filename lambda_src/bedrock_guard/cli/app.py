@@ -12,9 +12,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bedrock_guard import __version__
 from bedrock_guard.cli import holds, locks, report, unlock, usage
-from bedrock_guard.cli.context import Context, load_tf_outputs
+from bedrock_guard.cli.context import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_TIMEOUT,
+    Context,
+    Network,
+    load_tf_outputs,
+)
 from bedrock_guard.cli.errors import CliError, ExitCode, translate
-from bedrock_guard.cli.output import Output
+from bedrock_guard.cli.output import PIPE_WIDTH, Output
 
 PROG: Final = "bedrock-guard"
 EPILOG: Final = """\
@@ -30,6 +37,22 @@ exit status:
   3  no usable AWS credentials, or AWS denied access
   4  a resource is missing: the table, or the deny policy
   130 interrupted"""
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 300:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds in (0, 300]")
+    return value
+
+
+def _attempts(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 10:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of attempts from 1 to 10")
+    return int(text)
 
 
 def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -60,6 +83,28 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
     group.add_argument(
         "--no-color", action="store_true", default=default(False), help="never use colour"
+    )
+    group.add_argument(
+        "--wide",
+        action="store_true",
+        default=default(False),
+        help="tables as wide as their content, full ARNs (default: the terminal's width, "
+        f"{PIPE_WIDTH} columns when piped)",
+    )
+    group.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=default(None),
+        metavar="SECONDS",
+        help=f"read timeout of each AWS call (default {DEFAULT_TIMEOUT:g}; connect: "
+        f"{DEFAULT_CONNECT_TIMEOUT:g})",
+    )
+    group.add_argument(
+        "--max-attempts",
+        type=_attempts,
+        default=default(None),
+        metavar="N",
+        help=f"attempts per AWS call, retries included (default {DEFAULT_MAX_ATTEMPTS})",
     )
 
 
@@ -100,7 +145,8 @@ def main(
     except SystemExit as exit_:  # --help, --version, or argparse's usage error (2)
         return exit_.code if isinstance(exit_.code, int) else ExitCode.USAGE
 
-    out = Output(as_json=args.json, no_color=args.no_color)
+    out = Output(as_json=args.json, no_color=args.no_color, wide=args.wide)
+    network = Network.of(args.timeout, args.max_attempts)
     ctx: Context | None = None
     try:
         tf_outputs = load_tf_outputs(args.tf_outputs) if args.tf_outputs else {}
@@ -112,13 +158,19 @@ def main(
             tf_outputs=tf_outputs,
             environ=os.environ if environ is None else environ,
             clients=clients,
+            network=network,
         )
         return int(args.run(ctx, args, out))
     except CliError as error:
         out.error(str(error))
         return error.code
     except (BotoCoreError, ClientError) as error:
-        failure = translate(error, table_name=ctx.resolved_table if ctx else None)
+        failure = translate(
+            error,
+            table_name=ctx.resolved_table if ctx else None,
+            call=ctx.last_call if ctx else None,
+            network=network.describe(),
+        )
         out.error(str(failure))
         return failure.code
     except KeyboardInterrupt:

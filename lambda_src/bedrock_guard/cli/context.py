@@ -24,13 +24,52 @@ from bedrock_guard.enforcer.config import TABLE_NAME_RE
 TABLE_ENV: Final = ("USAGE_TABLE_NAME", "LEDGER_TABLE_NAME")
 TABLE_OUTPUT: Final = "table_name"
 _ENDPOINT_RE: Final = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
-# Standard retries back off on throttling; timeouts keep a dead endpoint from hanging a shell.
+# Short timeouts and one retry keep an endpoint that never answers from hanging a shell: it
+# fails after about (connect or read timeout) x attempts. --timeout and --max-attempts change them.
+DEFAULT_TIMEOUT: Final = 5.0
+DEFAULT_CONNECT_TIMEOUT: Final = 3.0
+DEFAULT_MAX_ATTEMPTS: Final = 2
 CLIENT_CONFIG: Final = Config(
-    retries={"mode": "standard", "total_max_attempts": 4},
-    connect_timeout=5,
-    read_timeout=30,
+    retries={"mode": "standard", "total_max_attempts": DEFAULT_MAX_ATTEMPTS},
+    connect_timeout=DEFAULT_CONNECT_TIMEOUT,
+    read_timeout=DEFAULT_TIMEOUT,
     user_agent_extra="bedrock-guard-cli",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """Timeouts and attempts of every AWS call of one run."""
+
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_TIMEOUT
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+
+    @classmethod
+    def of(cls, timeout: float | None, max_attempts: int | None) -> Network:
+        """From ``--timeout`` (both timeouts, the connect one capped at its default) and
+        ``--max-attempts``; ``None`` keeps the default."""
+        if timeout is None:
+            return cls(max_attempts=max_attempts or DEFAULT_MAX_ATTEMPTS)
+        return cls(
+            min(timeout, DEFAULT_CONNECT_TIMEOUT), timeout, max_attempts or DEFAULT_MAX_ATTEMPTS
+        )
+
+    def config(self) -> Config:
+        return CLIENT_CONFIG.merge(
+            Config(
+                retries={"mode": "standard", "total_max_attempts": self.max_attempts},
+                connect_timeout=self.connect_timeout,
+                read_timeout=self.read_timeout,
+            )
+        )
+
+    def describe(self) -> str:
+        """``2 attempts, connect timeout 3 s, read timeout 5 s``."""
+        return (
+            f"{self.max_attempts} attempt{'s' if self.max_attempts != 1 else ''}, "
+            f"connect timeout {self.connect_timeout:g} s, read timeout {self.read_timeout:g} s"
+        )
 
 
 def load_tf_outputs(source: str, stdin: IO[str] | None = None) -> dict[str, Any]:
@@ -95,6 +134,7 @@ class Context:
         tf_outputs: Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
         clients: Mapping[str, Any] | None = None,
+        network: Network | None = None,
     ) -> None:
         if endpoint_url is not None and not _ENDPOINT_RE.match(endpoint_url):
             raise CliError(
@@ -107,9 +147,12 @@ class Context:
         self.tf_outputs: Mapping[str, Any] = tf_outputs or {}
         self.environ: Mapping[str, str] = environ if environ is not None else {}
         self._clients: dict[str, Any] = dict(clients or {})
+        self._watched: set[str] = set()
         self._session: boto3.session.Session | None = None
         self._identity: Identity | None = None
         self.resolved_table: str | None = None
+        self.network = network or Network()
+        self.last_call: str | None = None  # "ce:GetCostAndUsage", named when a call fails
 
     # Settings --------------------------------------------------------------------------
 
@@ -153,9 +196,18 @@ class Context:
         """The boto3 client of ``service`` (created on first use)."""
         if service not in self._clients:
             self._clients[service] = self._boto_session().client(
-                service, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG
+                service, endpoint_url=self.endpoint_url, config=self.network.config()
             )
-        return self._clients[service]
+        client = self._clients[service]
+        if service not in self._watched:
+            self._watched.add(service)
+            client.meta.events.register("before-call", self._remember_call)
+        return client
+
+    def _remember_call(self, model: Any = None, **_: Any) -> None:
+        """botocore's before-call hook: the operation about to be sent, to name it on failure."""
+        if model is not None:
+            self.last_call = f"{model.service_model.signing_name}:{model.name}"
 
     def _boto_session(self) -> boto3.session.Session:
         if self._session is None:

@@ -6,6 +6,8 @@ message and a code from :class:`ExitCode`, never with a traceback.
 
 from __future__ import annotations
 
+import html
+import re
 from enum import IntEnum
 from typing import Final
 
@@ -104,15 +106,47 @@ _CREDENTIAL_ERRORS: Final = (
 )
 _NETWORK_ERRORS: Final = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)
 _MAX_DETAIL: Final = 300
+_MARKUP: Final = re.compile(r"^\s*<(?:!doctype|html|\?xml|head|body|title)\b", re.IGNORECASE)
+_TITLE: Final = re.compile(r"<(title|h1|h2)\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
+_SKIPPED: Final = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG: Final = re.compile(r"<[^>]+>")
+
+
+def first_meaningful_line(text: str) -> str:
+    """One line out of an error body: a web page (a proxy's or a load balancer's, not an AWS
+    error) is summarised by its title or first heading, else its first line of text."""
+    if _MARKUP.match(text):
+        found = _TITLE.search(text)
+        if found and (title := " ".join(_TAG.sub(" ", found[2]).split())):
+            return html.unescape(title)[:_MAX_DETAIL]
+        text = _TAG.sub("\n", _SKIPPED.sub("", text))
+        text = html.unescape(text)
+    for line in text.splitlines():
+        if line := " ".join(line.split()):
+            return line[:_MAX_DETAIL]
+    return ""
 
 
 def _detail(error: ClientError) -> str:
-    message = str(error.response.get("Error", {}).get("Message", "")).strip()
-    return message[:_MAX_DETAIL]
+    message = str(error.response.get("Error", {}).get("Message", "") or "")
+    return first_meaningful_line(message)
 
 
-def translate(error: BotoCoreError | ClientError, *, table_name: str | None) -> CliError:
-    """The message and exit code for an error raised by botocore."""
+def _status(error: ClientError) -> int | None:
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status if isinstance(status, int) else None
+
+
+def translate(
+    error: BotoCoreError | ClientError,
+    *,
+    table_name: str | None,
+    call: str | None = None,
+    network: str | None = None,
+) -> CliError:
+    """The message and exit code for an error raised by botocore. ``call`` names the AWS call
+    that failed (``ce:GetCostAndUsage``) where the error does not; ``network`` describes the
+    timeouts and attempts, for errors of the connection."""
     if isinstance(error, ProfileNotFound):
         return CliError(f"AWS profile not found: {error}", ExitCode.ACCESS)
     if isinstance(error, _CREDENTIAL_ERRORS):
@@ -123,26 +157,37 @@ def translate(error: BotoCoreError | ClientError, *, table_name: str | None) -> 
         )
     if isinstance(error, NoRegionError):
         return CliError("no AWS region: pass --region or set AWS_REGION", ExitCode.USAGE)
+    what = call or "AWS"
     if isinstance(error, _NETWORK_ERRORS):
-        return CliError(f"could not reach AWS: {error}", ExitCode.FAILED)
+        tried = f" ({network})" if network else ""
+        return CliError(
+            f"could not reach AWS calling {what}: {error}{tried}; check --endpoint-url, --region "
+            "and the network, or allow more time with --timeout and --max-attempts",
+            ExitCode.FAILED,
+        )
     if isinstance(error, BotoCoreError):
-        return CliError(f"AWS call failed: {error}", ExitCode.FAILED)
-    return _translate_client_error(error, table_name=table_name)
+        return CliError(f"AWS call {what} failed: {error}", ExitCode.FAILED)
+    return _translate_client_error(error, table_name=table_name, call=call)
 
 
-def _translate_client_error(error: ClientError, *, table_name: str | None) -> CliError:
+def _translate_client_error(
+    error: ClientError, *, table_name: str | None, call: str | None = None
+) -> CliError:
     code = error_code(error)
     operation = error.operation_name
+    named = call if call and call.endswith(f":{operation}") else operation
     action = IAM_ACTIONS.get(operation, operation)
     detail = _detail(error)
     if code in ACCESS_DENIED_CODES:
         return CliError(
-            f"access denied: your credentials may not call {action} ({code}: {detail})",
+            f"access denied: your credentials may not call {action} ({code}: {detail}); allow "
+            "it in their IAM policy, or use --profile with credentials that may",
             ExitCode.ACCESS,
         )
     if code in BAD_CREDENTIALS_CODES:
         return CliError(
-            f"AWS rejected the credentials calling {operation} ({code}: {detail})",
+            f"AWS rejected the credentials calling {named} ({code}: {detail}): renew them "
+            "(aws sso login, or fresh keys) or pick another --profile",
             ExitCode.ACCESS,
         )
     if code == RESOURCE_NOT_FOUND and operation in DYNAMODB_OPERATIONS:
@@ -151,4 +196,13 @@ def _translate_client_error(error: ClientError, *, table_name: str | None) -> Cl
             "(check --table-name, --region and --profile)",
             ExitCode.MISSING_RESOURCE,
         )
-    return CliError(f"{operation} failed: {code}: {detail}", ExitCode.FAILED)
+    if not code or code.isdigit() or detail.lower() == code.lower():
+        # Not an AWS error document (a proxy's page, an empty body): say what came back.
+        status = _status(error)
+        shown = f"HTTP {status}" if status else f"error {code or 'without a code'}"
+        return CliError(
+            f"{named} failed: {shown}: {detail or 'no message'} (not an AWS error answer: "
+            "check --endpoint-url and any proxy between you and AWS)",
+            ExitCode.FAILED,
+        )
+    return CliError(f"{named} failed: {code}: {detail}", ExitCode.FAILED)

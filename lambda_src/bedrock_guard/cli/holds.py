@@ -8,8 +8,9 @@ from typing import Any, Final
 
 from bedrock_guard.cli.context import Context
 from bedrock_guard.cli.errors import ExitCode
+from bedrock_guard.cli.formats import account_note, common_account, short_principal, tokens, usd
 from bedrock_guard.cli.months import current_month, parse_month
-from bedrock_guard.cli.output import Output, new_table
+from bedrock_guard.cli.output import Column, Output
 from bedrock_guard.core import keys
 from bedrock_guard.core.usage_item import EXPIRED_HOLD_PREFIX
 from bedrock_guard.gate.usage_store import deserialize
@@ -86,27 +87,33 @@ def _order(hold: dict[str, Any]) -> tuple[str, int]:
     return (hold["principal"], hold["hold_expired_at"])
 
 
+COLUMNS: Final = (
+    Column("Principal"),
+    Column("Request id"),
+    Column("Day"),
+    Column("Tokens", numeric=True),
+    Column("USD", numeric=True),
+)
+
+
 def render(out: Output, document: dict[str, Any]) -> None:
     if not document["holds"]:
         out.line(
             f"No expired hold in {document['month']} (table {document['table']}).", style="green"
         )
         return
-    table = new_table(
-        f"Expired holds {document['month']} · table {document['table']}",
-        "Principal",
-        "Request id",
-        "Day",
-        "Tokens",
-        "USD",
-        numeric=("Tokens", "USD"),
-    )
-    for hold in document["holds"]:
-        table.add_row(
-            hold["principal"],
+    account = None if out.wide else common_account(h["principal"] for h in document["holds"])
+    title = f"Expired holds {document['month']} · table {document['table']}"
+    if account:
+        title += f" · {account_note(account)}"
+    rows = [
+        [
+            short_principal(hold["principal"], account),
             hold["request_id"] or hold["hold_id"],
             hold["day"] or "-",
-            f"{hold['tokens']:,}",
-            hold["usd"],
-        )
-    out.table(table)
+            tokens(hold["tokens"]),
+            usd(hold["usd"]),
+        ]
+        for hold in document["holds"]
+    ]
+    out.grid(title, COLUMNS, rows)

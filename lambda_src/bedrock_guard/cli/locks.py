@@ -7,8 +7,9 @@ from typing import Any, Final
 
 from bedrock_guard.cli.context import Context
 from bedrock_guard.cli.errors import ExitCode
+from bedrock_guard.cli.formats import account_note, common_account, short_principal, when
 from bedrock_guard.cli.locking import build_service, describe_holder
-from bedrock_guard.cli.output import Output, new_table
+from bedrock_guard.cli.output import Column, Output
 from bedrock_guard.enforcer import operator_actions
 
 HELP: Final = "who is locked, by which alarm(s) or operator, since when"
@@ -56,27 +57,35 @@ def run(ctx: Context, args: argparse.Namespace, out: Output) -> int:
     return ExitCode.OK
 
 
+COLUMNS: Final = (
+    Column("Principal"),
+    Column("Held by"),
+    Column("Since"),
+    Column("Reason", readable=30),
+)
+
+
 def render(out: Output, document: dict[str, Any]) -> None:
     if not document["locks"]:
         out.line(f"No principal is locked (table {document['table']}).", style="green")
         return
-    table = new_table(
-        f"Locked principals · table {document['table']}",
-        "Principal",
-        "Held by",
-        "Since",
-        "Reason",
-    )
+    account = None if out.wide else common_account(lock["principal"] for lock in document["locks"])
+    title = f"Locked principals · table {document['table']}"
+    if account:
+        title += f" · {account_note(account)}"
+    rows = []
     for lock in document["locks"]:
         for index, holder in enumerate(lock["holders"]):
             if holder["kind"] == "operator":
-                who = f"operator {holder['requested_by'] or ''}".strip()
+                who = f"operator {short_principal(holder['requested_by'] or '', account)}".strip()
             else:
                 who = f"alarm {holder['name'] or holder['holder']}"
-            table.add_row(
-                lock["principal"] if index == 0 else "",
-                who,
-                holder["since"] or "-",
-                holder["reason"] or "-",
+            rows.append(
+                [
+                    short_principal(lock["principal"], account) if index == 0 else "",
+                    who,
+                    when(holder["since"]),
+                    holder["reason"] or "-",
+                ]
             )
-    out.table(table)
+    out.grid(title, COLUMNS, rows)

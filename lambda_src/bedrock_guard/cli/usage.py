@@ -8,11 +8,21 @@ from typing import Any, Final
 
 from bedrock_guard.cli.context import Context
 from bedrock_guard.cli.errors import CliError, ExitCode
+from bedrock_guard.cli.formats import (
+    account_note,
+    alarm_short,
+    common_account,
+    percent,
+    short_principal,
+    tokens,
+    usd,
+)
 from bedrock_guard.cli.limits import Standing, TierSettings, limits_json, load_tiers, standing
 from bedrock_guard.cli.months import Month, current_month, parse_month, today_in
-from bedrock_guard.cli.output import Output, new_table, tokens_human, usd_human
+from bedrock_guard.cli.output import Column, Output
 from bedrock_guard.cli.table_reader import CallerMonth, read_caller, read_month
 from bedrock_guard.core import keys
+from bedrock_guard.core.accounting import WINDOWS
 from bedrock_guard.core.principals import API_KEY_PREFIX, caller_identity
 
 WARN_PERCENT: Final = 80
@@ -149,15 +159,18 @@ def caller_json(caller: CallerMonth, st: Standing, day: str | None) -> dict[str,
             "usd": caller.reserved.usd,
         },
         "limits": limits_json(st.limits),
+        # Every window in both: null where there is no limit (and, in ``remaining``, for the
+        # daily windows of a month that is not the current one).
         "remaining": None
         if st.limits is None
-        else {window.value: amount for window, amount in st.remaining.items()},
+        else {window.value: st.remaining.get(window) for window in WINDOWS},
         "used_percent": st.used_percent,
         "days": {d: {"tokens": a.tokens, "usd": a.usd} for d, a in caller.days.items()},
     }
 
 
-def _state(entry: dict[str, Any]) -> tuple[str, str]:
+def state_of(entry: dict[str, Any]) -> tuple[str, str]:
+    """A caller's state in words and its rich style, from its JSON entry."""
     if entry["locked_by"]:
         return f"locked ({len(entry['locked_by'])})", "bold red"
     percent = entry["used_percent"]
@@ -174,66 +187,82 @@ def _of_limit(used: str, limit: str | None) -> str:
     return used if limit is None else f"{used} / {limit}"
 
 
+def _window(amounts: dict[str, Any] | None, limits: dict[str, Any], period: str) -> tuple[str, str]:
+    """``1,500 / 100,000`` and ``$0.75 / $50.00``: used of the limit, tokens then dollars."""
+    if amounts is None:
+        return "-", "-"
+    token_limit, usd_limit = limits.get(f"{period}_tokens"), limits.get(f"{period}_usd")
+    return (
+        _of_limit(tokens(amounts["tokens"]), None if token_limit is None else tokens(token_limit)),
+        _of_limit(usd(amounts["usd"]), None if usd_limit is None else usd(usd_limit)),
+    )
+
+
+WIDE_COLUMNS: Final = (
+    Column("Caller"),
+    Column("Tier"),
+    Column("Tenant"),
+    Column("Month tokens", numeric=True),
+    Column("Month USD", numeric=True),
+    Column("Today tokens", numeric=True),
+    Column("Today USD", numeric=True),
+    Column("Used", numeric=True),
+    Column("State"),
+)
+# Narrower: tokens above dollars in one cell per window; tenant, use, then tier left out first.
+FOLDED_COLUMNS: Final = (
+    Column("Caller"),
+    Column("Tier", drop=1),
+    Column("Tenant", drop=3),
+    Column("Month", numeric=True),
+    Column("Today", numeric=True),
+    Column("Used", numeric=True, drop=2),
+    Column("State"),
+)
+
+
 def render(out: Output, document: dict[str, Any], *, detailed: bool) -> None:
     month, day = document["month"], document["day"]
-    title = f"Bedrock usage {month}" + (f" (today: day {day} UTC)" if day else "")
-    table = new_table(
-        f"{title} · table {document['table']}",
-        "Caller",
-        "Tier",
-        "Tenant",
-        "Month tokens",
-        "Month USD",
-        "Today tokens",
-        "Today USD",
-        "Used",
-        "State",
-        numeric=("Month tokens", "Month USD", "Today tokens", "Today USD", "Used"),
-    )
-    for entry in document["callers"]:
-        limits = entry["limits"] or {}
-        today = entry["today"]
-        state, style = _state(entry)
-        percent = entry["used_percent"]
-        tier = entry["tier"] or "-"
-        if entry["tier_source"] == "default":
-            tier += " (default)"
-        table.add_row(
-            entry["principal"],
-            tier,
-            entry["tenant"] or "-",
-            _of_limit(
-                tokens_human(entry["month"]["tokens"]),
-                None
-                if limits.get("monthly_tokens") is None
-                else tokens_human(limits["monthly_tokens"]),
-            ),
-            _of_limit(
-                usd_human(entry["month"]["usd"]),
-                None if limits.get("monthly_usd") is None else usd_human(limits["monthly_usd"]),
-            ),
-            "-"
-            if today is None
-            else _of_limit(
-                tokens_human(today["tokens"]),
-                None
-                if limits.get("daily_tokens") is None
-                else tokens_human(limits["daily_tokens"]),
-            ),
-            "-"
-            if today is None
-            else _of_limit(
-                usd_human(today["usd"]),
-                None if limits.get("daily_usd") is None else usd_human(limits["daily_usd"]),
-            ),
-            "-" if percent is None else f"{percent}%",
-            state,
-            style=style if state.startswith(("locked", "at limit")) else None,
-        )
     if not document["callers"]:
         out.line(f"No callers with usage, registry entries or locks in {month}.")
         return
-    out.table(table)
+    principals = [entry["principal"] for entry in document["callers"]]
+    account = None if out.wide else common_account(principals)
+    title = f"Bedrock usage {month}" + (f" (today: day {day} UTC)" if day else "")
+    title += f" · table {document['table']}"
+    if account:
+        title += f" · {account_note(account)}"
+    wide_rows, folded_rows, styles = [], [], []
+    for entry in document["callers"]:
+        limits = entry["limits"] or {}
+        state, style = state_of(entry)
+        tier = entry["tier"] or "-"
+        if entry["tier_source"] == "default":
+            tier += " (default)"
+        caller = short_principal(entry["principal"], account)
+        month_tokens, month_usd = _window(entry["month"], limits, "monthly")
+        today_tokens, today_usd = _window(entry["today"], limits, "daily")
+        used = percent(entry["used_percent"])
+        tenant = entry["tenant"] or "-"
+        wide_rows.append(
+            [caller, tier, tenant, month_tokens, month_usd, today_tokens, today_usd, used, state]
+        )
+        folded_rows.append(
+            [
+                caller,
+                tier,
+                tenant,
+                f"{month_tokens}\n{month_usd}",
+                f"{today_tokens}\n{today_usd}",
+                used,
+                state,
+            ]
+        )
+        styles.append(style if state.startswith(("locked", "at limit")) else None)
+    if out.fits(WIDE_COLUMNS, wide_rows):
+        out.grid(title, WIDE_COLUMNS, wide_rows, styles=styles)
+    else:
+        out.grid(title, FOLDED_COLUMNS, folded_rows, styles=styles)
     if detailed:
         _render_detail(out, document["callers"][0])
 
@@ -245,15 +274,20 @@ def _render_detail(out: Output, entry: dict[str, Any]) -> None:
         + ("" if entry["registered"] else " (not registered)")
     )
     if entry["locked_by"]:
-        out.line("Locked by: " + ", ".join(entry["locked_by"]), style="red")
+        holders = entry["locked_by"] if out.wide else [alarm_short(h) for h in entry["locked_by"]]
+        out.line("Locked by: " + ", ".join(holders), style="red")
     if entry["reserved"]["count"]:
         reserved = entry["reserved"]
         out.line(
             f"In flight: {reserved['count']} reservation(s), "
-            f"{tokens_human(reserved['tokens'])} tokens, {usd_human(reserved['usd'])}"
+            f"{tokens(reserved['tokens'])} tokens, {usd(reserved['usd'])}"
         )
     if entry["days"]:
-        days = new_table("Per UTC day", "Day", "Tokens", "USD", numeric=("Tokens", "USD"))
-        for day, amounts in entry["days"].items():
-            days.add_row(day, tokens_human(amounts["tokens"]), usd_human(amounts["usd"]))
-        out.table(days)
+        out.grid(
+            "Per UTC day",
+            (Column("Day"), Column("Tokens", numeric=True), Column("USD", numeric=True)),
+            [
+                [day, tokens(amounts["tokens"]), usd(amounts["usd"])]
+                for day, amounts in entry["days"].items()
+            ],
+        )

@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from bedrock_guard.cli.formats import usd
 from bedrock_guard.core.accounting import Limits, Window
 from bedrock_guard.core.principals import PrincipalError, parse_principal
 from bedrock_guard.demo.hcl_eval import EvalError
@@ -265,11 +266,9 @@ def _tenants(root: ModuleInstance) -> tuple[TenantSpec, ...]:
 
 
 def format_amount(value: int | Decimal | float) -> str:
-    """``100,000`` tokens or ``$1.25``-style dollar amounts without trailing zeros."""
+    """``100,000`` tokens or dollars by the CLI's one money rule (``$1.25``, ``$10.00``)."""
     if isinstance(value, Decimal):
-        return (
-            f"${value.normalize():,f}" if value != value.to_integral_value() else f"${value:,.0f}"
-        )
+        return usd(value)
     return f"{value:,}"
 
 

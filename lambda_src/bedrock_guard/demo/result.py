@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
+from bedrock_guard.cli.formats import tokens, usd
 from bedrock_guard.core.accounting import Limits
 from bedrock_guard.demo.cloudwatch_part import Transition
 from bedrock_guard.demo.config import Fact
@@ -233,9 +234,8 @@ class DemoResult:
 
 
 def amount(value: int | Decimal) -> str:
-    if isinstance(value, Decimal):
-        return f"${value:,.6f}".rstrip("0").rstrip(".")
-    return f"{value:,}"
+    """Tokens (``12,345``) or dollars, by the CLI's one money rule (``$0.000375``, ``$5.00``)."""
+    return usd(value) if isinstance(value, Decimal) else tokens(value)
 
 
 def number(value: float | Decimal) -> str:

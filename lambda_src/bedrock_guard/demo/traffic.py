@@ -1,6 +1,6 @@
 """The demo's callers and their requests: who plays which part, and what they send.
 
-Request bodies follow DESIGN.md's contract; identities are put where API Gateway puts them
+Request bodies follow docs/contracts.md; identities are put where API Gateway puts them
 (``requestContext.identity``): a role's calls arrive as sessions of the role, an API-key
 user's with its key id. Prompts and sizes are fixed, so a run is repeatable.
 """
@@ -160,7 +160,7 @@ def priciest_alias(environment: Mapping[str, str], aliases: tuple[str, ...]) -> 
 def body(
     model: str, prompt: str, max_tokens: int, application: str, cost_center: str
 ) -> dict[str, Any]:
-    """A request body as DESIGN.md defines it."""
+    """A request body as docs/contracts.md defines it."""
     return {
         "model": model,
         "messages": [{"role": "user", "content": prompt}],
