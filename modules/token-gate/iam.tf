@@ -80,13 +80,13 @@ data "aws_iam_policy_document" "this" {
     resources = [aws_dynamodb_table.this.arn]
   }
 
-  # The gate writes its usage items (counters, holds, expired-hold records) and nothing else:
-  # it cannot edit its registry (raise a caller's tier) or the lock ledger (unlock a caller),
-  # even with its own credentials.
+  # The gate writes its usage items (counters, holds, expired-hold records, and deletes the
+  # meter's notes once applied) and nothing else: it cannot edit its registry (raise a caller's
+  # tier) or the lock ledger (unlock a caller), even with its own credentials.
   statement {
     sid       = "WriteUsageItemsOnly"
     effect    = "Allow"
-    actions   = ["dynamodb:UpdateItem", "dynamodb:PutItem"]
+    actions   = ["dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
     resources = [aws_dynamodb_table.this.arn]
 
     condition {

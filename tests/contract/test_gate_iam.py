@@ -12,7 +12,13 @@ import pytest
 from bedrock_guard import token_gate
 from bedrock_guard.core import keys
 from bedrock_guard.core.accounting import Charge
-from bedrock_guard.core.usage_item import HOLDS, Hold
+from bedrock_guard.core.usage_item import (
+    HOLDS,
+    LOGGED_TOKENS,
+    LOGGED_USD,
+    Hold,
+    expired_hold_key,
+)
 from bedrock_guard.gate.config import load_config
 from bedrock_guard.gate.service import GateRuntime
 from bedrock_guard.gate.usage_store import UsageStore
@@ -72,17 +78,25 @@ def gate_actions(gate: Gate) -> set[str]:
         assert gate.invoke(request_body())[0] == 200
         gate.bedrock.fail("ModelErrorException", 424)
         assert gate.invoke(request_body())[0] == 502
-        abandon_a_hold(gate)
+        abandon_a_hold(gate, "deadbeef00000000")
+        abandon_a_hold(gate, "deadbeef00000001", logged_by_the_meter=True)
         gate.bedrock.reply()
-        assert gate.invoke(request_body())[0] == 200  # and lists the abandoned hold
+        assert gate.invoke(request_body())[0] == 200  # and sweeps both abandoned holds
         gate.lock(ROLE, "operator")
         assert gate.invoke(request_body())[0] == 403
     return actions
 
 
-def abandon_a_hold(gate: Gate) -> None:
-    """A hold whose Lambda died an hour ago, as the month item would keep it."""
-    expired = Hold("deadbeef00000000", Charge(10, Decimal(0)), "23", 1, "lost-request")
+def abandon_a_hold(gate: Gate, hold_id: str, *, logged_by_the_meter: bool = False) -> None:
+    """A hold whose Lambda died an hour ago, as the month item would keep it; the usage meter
+    may have noted what Bedrock logged for it (the sweep then applies and deletes the note)."""
+    expired = Hold(hold_id, Charge(10, Decimal(0)), "23", 1, "lost-request")
+    if logged_by_the_meter:
+        note = expired_hold_key(ROLE, "2026-11", hold_id)
+        gate.dynamodb.put_item(
+            TableName=TABLE,
+            Item=keys.attribute_values(note) | {LOGGED_TOKENS: {"N": "7"}, LOGGED_USD: {"N": "0"}},
+        )
     gate.dynamodb.update_item(
         TableName=TABLE,
         Key=keys.attribute_values(keys.usage_key(ROLE, "2026-11")),
@@ -98,6 +112,7 @@ def test_the_role_allows_every_call_the_gate_makes(gate: Gate) -> None:
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
         "bedrock:InvokeModel",
     }
     allowed = allowed_actions(MODULE, "this")

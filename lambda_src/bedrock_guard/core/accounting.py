@@ -140,6 +140,11 @@ def period_of(now: datetime) -> Period:
     )
 
 
+def period_of_day(month: str, day: str) -> Period:
+    """The counting period of day ``dd`` of month ``yyyy-mm``."""
+    return period_of(datetime.strptime(f"{month}-{day}", "%Y-%m-%d"))
+
+
 def _as_utc(when: datetime) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 

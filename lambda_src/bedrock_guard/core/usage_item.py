@@ -40,6 +40,11 @@ from bedrock_guard.core.accounting import WINDOWS, Amount, Charge, Period
 
 HOLDS: Final = "holds"
 EXPIRED_HOLD_PREFIX: Final = "HOLD#"
+SEEN_PREFIX: Final = "SEEN#"
+# What Bedrock logged for a gate call whose hold was still in flight (written by the meter
+# under the hold's HOLD# key; whoever moves the hold out of the month item applies it).
+LOGGED_TOKENS: Final = "logged_tokens"
+LOGGED_USD: Final = "logged_usd"
 # Beyond this many holds in flight a caller's request is refused (429), which bounds the item
 # at about 100 bytes a hold: ~6.5 KB of holds plus ~1.5 KB of counters at most.
 MAX_HOLDS_IN_FLIGHT: Final = 64
@@ -127,3 +132,18 @@ def locked_by(item: Mapping[str, Any]) -> frozenset[str]:
 def expired_hold_key(principal: str, month: str, hold_id: str) -> keys.Key:
     """Where an expired hold is listed, next to its month item."""
     return {keys.PK: f"USAGE#{principal}", keys.SK: f"{EXPIRED_HOLD_PREFIX}{month}#{hold_id}"}
+
+
+def seen_key(principal: str, request_id: str) -> keys.Key:
+    """The marker of a direct call the usage meter counted (by Bedrock's request id)."""
+    return {keys.PK: f"USAGE#{principal}", keys.SK: f"{SEEN_PREFIX}{request_id}"}
+
+
+def logged_charge(item: Mapping[str, Any] | None) -> Charge | None:
+    """The usage Bedrock logged, from a ``HOLD#`` item the meter wrote; ``None`` if none."""
+    if not item or LOGGED_TOKENS not in item or LOGGED_USD not in item:
+        return None
+    try:
+        return Charge(int(item[LOGGED_TOKENS]["N"]), Decimal(item[LOGGED_USD]["N"]))
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None

@@ -31,17 +31,27 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bedrock_guard.core import keys
-from bedrock_guard.core.accounting import WINDOWS, Amount, Charge, Counters, Period, Window
+from bedrock_guard.core.accounting import (
+    WINDOWS,
+    Amount,
+    Charge,
+    Counters,
+    Period,
+    Window,
+    period_of_day,
+)
 from bedrock_guard.core.aws_errors import error_code
 from bedrock_guard.core.usage_item import (
     ADD_WINDOWS,
     HOLDS,
+    LOGGED_TOKENS,
     MAX_HOLDS_IN_FLIGHT,
     Hold,
     expired_hold_key,
     holds_of,
     is_opened,
     locked_by,
+    logged_charge,
     number,
     window_names,
 )
@@ -419,13 +429,17 @@ class UsageStore:
     # Expired holds --------------------------------------------------------------------------
 
     def sweep(self, principal: str, month: str, expired: Sequence[Hold], *, now: float) -> int:
-        """List expired holds as ``HOLD#`` records and remove them from the month item; their
-        charge stays in the counters. Each step is conditional, so a crash between the two, or
-        two containers sweeping at once, leaves nothing listed twice or lost. The number moved.
+        """Move expired holds out of the month item; the number moved.
+
+        Each is listed as a ``HOLD#`` record with its worst case left charged, unless the usage
+        meter already noted what Bedrock logged for it: then the removal replaces the worst
+        case by that, exactly, and the note goes. Every step is conditional, so a crash between
+        two, or two containers sweeping at once, lists nothing twice and loses nothing.
         """
         moved = 0
         for hold in expired[:SWEEP_BATCH]:
-            record = keys.attribute_values(expired_hold_key(principal, month, hold.hold_id)) | {
+            key = keys.attribute_values(expired_hold_key(principal, month, hold.hold_id))
+            record = key | {
                 "tokens": number(hold.charge.tokens),
                 "usd": number(hold.charge.usd),
                 "day": {"S": hold.day},
@@ -433,29 +447,58 @@ class UsageStore:
                 "hold_expired_at": number(hold.expires_at),
                 "swept_at": number(int(now)),
             }
-            # Listed by an earlier sweep that stopped before the removal: nothing to add.
-            with contextlib.suppress(_ConditionFailed):
+            try:
                 self._call(
                     "put_item",
                     TableName=self.table_name,
                     Item=record,
                     ConditionExpression="attribute_not_exists(#pk)",
                     ExpressionAttributeNames={"#pk": keys.PK},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
-            try:
-                self._call(
-                    "update_item",
-                    TableName=self.table_name,
-                    Key=keys.attribute_values(keys.usage_key(principal, month)),
-                    UpdateExpression="REMOVE #holds.#h",
-                    ConditionExpression="#holds.#h.#x < :now",
-                    ExpressionAttributeNames={"#holds": HOLDS, "#h": hold.hold_id, "#x": "x"},
-                    ExpressionAttributeValues={":now": number(int(now))},
-                )
-            except _ConditionFailed:
-                continue  # settled or swept meanwhile
-            moved += 1
+                logged = None
+            except _ConditionFailed as failed:
+                # Listed by an earlier sweep, or noted by the meter with what Bedrock logged.
+                logged = logged_charge(failed.item)
+            if self._remove_expired(principal, month, hold, logged, now=now):
+                moved += 1
+                if logged is not None:
+                    with contextlib.suppress(_ConditionFailed):
+                        self._call(
+                            "delete_item",
+                            TableName=self.table_name,
+                            Key=key,
+                            ConditionExpression="attribute_exists(#logged)",
+                            ExpressionAttributeNames={"#logged": LOGGED_TOKENS},
+                        )
         return moved
+
+    def _remove_expired(
+        self, principal: str, month: str, hold: Hold, logged: Charge | None, *, now: float
+    ) -> bool:
+        """Remove an expired hold from the month item, applying ``logged - worst`` to its day
+        and month when Bedrock's figure is known; ``False`` if it was settled or moved."""
+        names = {"#holds": HOLDS, "#h": hold.hold_id, "#x": "x"}
+        values: Item = {":now": number(int(now))}
+        expression = "REMOVE #holds.#h"
+        if logged is not None:
+            delta = logged.minus(hold.charge)
+            names |= window_names(period_of_day(month, hold.day))
+            values |= {":tokens": number(delta.tokens), ":usd": number(delta.usd)}
+            expression = f"ADD {ADD_WINDOWS} {expression}"
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table_name,
+                Key=keys.attribute_values(keys.usage_key(principal, month)),
+                UpdateExpression=expression,
+                ConditionExpression="#holds.#h.#x < :now",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except _ConditionFailed:
+            return False  # settled or moved meanwhile
+        return True
 
     # Plumbing -------------------------------------------------------------------------------
 
