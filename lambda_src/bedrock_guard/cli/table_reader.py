@@ -161,5 +161,14 @@ def _caller(
         days=days,
         reserved=reserved,
         locked_by=tuple(sorted(holders)),
-        has_usage=usage is not None,
+        has_usage=usage is not None and _counted(usage),
     )
+
+
+# What a usage item holds when only the enforcer's lock marks created it (core/lock_marks.py).
+_MARK_ONLY: Final = frozenset({keys.PK, keys.SK, keys.LOCKED_BY, keys.TTL_ATTRIBUTE})
+
+
+def _counted(usage: dict[str, Any]) -> bool:
+    """Whether a month item holds usage (not only the lock marks the enforcer wrote)."""
+    return not set(usage) <= _MARK_ONLY

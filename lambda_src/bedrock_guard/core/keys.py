@@ -13,7 +13,11 @@ CALLER#<principal>     PROFILE             registry: tier, tenant, cost_center, 
 USAGE#<principal>      MONTH#<yyyy-mm>     counters: month_tokens, month_usd, and per UTC day
                                            d<dd>_tokens, d<dd>_usd; one rsv_<id> marker per
                                            reservation in flight (removed when it is settled
-                                           or released); expires after ~13 months
+                                           or released); expires after ~13 months.
+                                           locked_by: the gate's copy of STATE's locked_by,
+                                           written with it in one transaction on the previous,
+                                           current and next month (core/lock_marks.py); an
+                                           item with it and no holds is not yet opened
 LOCK#<principal>       STATE               locked_by: string set of what holds the lock (alarm
                                            ARNs, or ``operator``); absent when not locked
 LOCK#<principal>       ALARM#<alarm arn>   one alarm's last applied state change for this
@@ -58,7 +62,8 @@ def usage_key(principal: str, month: str) -> Key:
 
 
 def lock_state_key(principal: str) -> Key:
-    """The item whose ``locked_by`` set the gate checks in every reservation."""
+    """The item whose ``locked_by`` set is the lock (its month-item copies are what the gate
+    checks per request; it reads this one when it opens a month)."""
     return {PK: f"LOCK#{principal}", SK: LOCK_STATE_SK}
 
 
