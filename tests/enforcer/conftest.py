@@ -21,6 +21,7 @@ import boto3
 import pytest
 
 from bedrock_guard.core import keys
+from bedrock_guard.core.lock_marks import mark_months
 from tests.aws_tables import create_guard_table
 from tests.enforcer.moto_account import LAMBDA_TRUST_POLICY, MotoAccount
 
@@ -372,6 +373,37 @@ class World(MotoAccount):
             {name: _plain(value) for name, value in item.items()}
             for item in self.event_items(principal)
         ]
+
+    def marks(self, principal: str) -> dict[str, set[str]]:
+        """The lock marks on the principal's month usage items around now (empty: none)."""
+        found = {}
+        for month, _ in mark_months(datetime.now(UTC)):
+            item = self.ddb.get_item(
+                TableName=self.table,
+                Key=keys.attribute_values(keys.usage_key(principal, month)),
+                ConsistentRead=True,
+            ).get("Item", {})
+            found[month] = set(item.get(keys.LOCKED_BY, {}).get("SS", []))
+        return found
+
+    def assert_marks_match(self, principal: str) -> set[str]:
+        """The gate's marks say what STATE says; returns the holders."""
+        holders = self.holders(principal)
+        assert all(marks == holders for marks in self.marks(principal).values()), (
+            holders,
+            self.marks(principal),
+        )
+        return holders
+
+    def assert_agree(self, principal: str) -> set[str]:
+        """IAM, STATE and the gate's marks all say the same; returns the holders."""
+        holders = self.holders(principal)
+        assert self.attached(principal) == bool(holders), (principal, holders)
+        assert all(marks == holders for marks in self.marks(principal).values()), (
+            holders,
+            self.marks(principal),
+        )
+        return holders
 
     def table_items(self) -> list[dict[str, Any]]:
         items = self.ddb.scan(TableName=self.table, ConsistentRead=True)["Items"]

@@ -331,18 +331,19 @@ class LockService:
         except (PolicyLimitError, PolicyMissingError) as error:
             m.count(m.LOCK_INCOMPLETE)
             quota = isinstance(error, PolicyLimitError)
+            cause = "managed policy quota reached" if quota else "deny policy missing"
+            fix = (
+                "detach another managed policy from the principal"
+                if quota
+                else f"re-create {self.config.deny_policy_arn} (terraform apply of the "
+                "alarm-enforcer module)"
+            )
             logger.error(
-                "cannot attach the deny policy; the ledger lock still makes the token gate "
-                "refuse this caller, but direct Bedrock calls are not denied",
+                f"cannot attach the deny policy ({cause}): the ledger lock still makes the "
+                "token gate refuse this caller, but its direct Bedrock calls are not denied; "
+                f"fix: {fix}, then run `bedrock-guard locks --audit --fix`",
                 principal=principal.canonical,
                 policy_arn=self.config.deny_policy_arn,
-                cause="managed policy quota reached" if quota else "deny policy missing",
-                fix=(
-                    "detach another managed policy from the principal"
-                    if quota
-                    else "re-create the deny policy (terraform apply of modules/alarm-enforcer)"
-                )
-                + ", then run: bedrock-guard locks --audit --fix",
                 error=str(error)[:300],
             )
             return False
