@@ -83,6 +83,8 @@ class IamLock:
         partition, account = self.policy_arn.split(":")[1], self.policy_arn.split(":")[4]
         found = []
         try:
+            # Asked first: a missing policy is told apart from one attached to nobody.
+            self._iam.get_policy(PolicyArn=self.policy_arn)
             pages = self._iam.get_paginator("list_entities_for_policy").paginate(
                 PolicyArn=self.policy_arn
             )

@@ -423,11 +423,12 @@ class Ledger:
                 found[keys.principal_of(item[keys.PK]["S"])] = frozenset(marks)
         return found
 
-    def state_updated_at(self, principal: str) -> str | None:
-        """STATE's ``updated_at`` (the version an audit fix checks it against)."""
-        item = self._get(keys.lock_state_key(principal))
-        value = (item or {}).get("updated_at", {}).get("S")
-        return str(value) if value else None
+    def lock_state(self, principal: str) -> tuple[frozenset[str], str | None]:
+        """STATE's holders and ``updated_at`` read together (the version an audit fix checks)."""
+        item = self._get(keys.lock_state_key(principal)) or {}
+        holders = frozenset(item.get(keys.LOCKED_BY, {}).get("SS", []))
+        updated = item.get("updated_at", {}).get("S")
+        return holders, str(updated) if updated else None
 
     def _marks(
         self, principal: str, holders: Iterable[str], *, add: bool, now: str
