@@ -20,7 +20,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from bedrock_guard.core.principals import caller_identity
-from bedrock_guard.gate.bedrock_client import build_client, retry_budget_seconds, worst_call_seconds
+from bedrock_guard.gate.bedrock_client import (
+    BedrockClients,
+    retry_budget_seconds,
+    worst_call_seconds,
+)
 from bedrock_guard.gate.config import (
     DEFAULT_METRICS_NAMESPACE,
     LAMBDA_RUNTIME_VARIABLE,
@@ -29,7 +33,7 @@ from bedrock_guard.gate.config import (
 )
 from bedrock_guard.gate.metrics import RequestFacts, publish_caller_budget, record_request
 from bedrock_guard.gate.service import GateCall, GateRuntime, serve
-from bedrock_guard.gate.usage_store import UsageStore
+from bedrock_guard.gate.usage_store import WRITE_RETRY_SECONDS, UsageStore
 
 logger = Logger()
 metrics = Metrics(
@@ -45,9 +49,11 @@ DYNAMODB_CONFIG: Final = Config(
     retries={"mode": "standard", "total_max_attempts": DYNAMODB_MAX_ATTEMPTS},
     connect_timeout=DYNAMODB_CONNECT_TIMEOUT_SECONDS,
     read_timeout=DYNAMODB_READ_TIMEOUT_SECONDS,
+    parameter_validation=False,  # the store builds every request itself
 )
-# Longest the settle (or release) write can take with those timeouts and retries.
-SETTLE_RESERVE_SECONDS: Final = retry_budget_seconds(
+# Longest the settle (or release) write can take: the store starts no attempt after its retry
+# window, and the last one may use botocore's whole budget of timeouts and retries.
+SETTLE_RESERVE_SECONDS: Final = WRITE_RETRY_SECONDS + retry_budget_seconds(
     DYNAMODB_MAX_ATTEMPTS, DYNAMODB_CONNECT_TIMEOUT_SECONDS, DYNAMODB_READ_TIMEOUT_SECONDS
 )
 
@@ -67,7 +73,7 @@ def build_runtime(environ: Mapping[str, str]) -> GateRuntime:
     return GateRuntime(
         config=config,
         store=UsageStore(dynamodb, config.table_name),
-        bedrock=build_client(config),
+        bedrock=BedrockClients(config),
     )
 
 
@@ -137,6 +143,7 @@ def call_of(event: APIGatewayProxyEvent, context: LambdaContext) -> GateCall:
         body=body if isinstance(body, str) else None,
         is_base64=event.is_base64_encoded is True,
         request_id=request_id,
+        time_left_seconds=context.get_remaining_time_in_millis() / 1000,
     )
 
 

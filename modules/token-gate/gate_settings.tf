@@ -16,16 +16,18 @@ locals {
   gate_default_read_timeout_seconds   = 25
   gate_default_max_attempts           = 2
   gate_bedrock_connect_timeout        = 3
-  gate_bedrock_max_backoff_seconds    = 20
-  gate_settle_reserve_seconds         = 15
+  gate_bedrock_backoff_base_seconds   = 0.25
+  gate_bedrock_backoff_cap_seconds    = 2
+  gate_settle_reserve_seconds         = 20
   gate_effective_read_timeout_seconds = coalesce(var.gate_settings.bedrock_read_timeout_seconds, local.gate_default_read_timeout_seconds)
   gate_effective_max_attempts         = coalesce(var.gate_settings.bedrock_max_attempts, local.gate_default_max_attempts)
 
-  # Longest a request can take when every Bedrock attempt times out (botocore's standard retry
-  # mode backs off 2^n seconds, at most 20, between attempts) and the release write retries too.
+  # Longest a request can take when every Bedrock attempt uses its whole timeout (the gate backs
+  # off 0.25 x 2^n seconds, at most 2, between attempts it may make) and the release write
+  # retries too.
   gate_worst_case_seconds = (
     local.gate_effective_max_attempts * (local.gate_bedrock_connect_timeout + local.gate_effective_read_timeout_seconds)
-    + sum(concat([0], [for attempt in range(local.gate_effective_max_attempts - 1) : min(local.gate_bedrock_max_backoff_seconds, pow(2, attempt))]))
+    + sum(concat([0], [for attempt in range(local.gate_effective_max_attempts - 1) : min(local.gate_bedrock_backoff_cap_seconds, local.gate_bedrock_backoff_base_seconds * pow(2, attempt))]))
     + local.gate_settle_reserve_seconds
   )
 }

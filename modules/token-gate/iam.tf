@@ -70,23 +70,23 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
-  # --- DynamoDB: this table only. TransactWriteItems has no IAM action of its own: each
-  # ConditionCheck and Update inside it is authorised as dynamodb:ConditionCheckItem and
-  # dynamodb:UpdateItem. ---
+  # --- DynamoDB: this table only. The gate reads the registry and a caller's lock state, and
+  # writes single items: no transactions, no queries, no scans. ---
 
   statement {
-    sid       = "ReadRegistryUsageAndLocks"
+    sid       = "ReadRegistryAndLockState"
     effect    = "Allow"
-    actions   = ["dynamodb:GetItem", "dynamodb:ConditionCheckItem"]
+    actions   = ["dynamodb:GetItem"]
     resources = [aws_dynamodb_table.this.arn]
   }
 
-  # The gate writes its usage counters and nothing else: it cannot edit its registry (raise a
-  # caller's tier) or the lock ledger (unlock a caller), even with its own credentials.
+  # The gate writes its usage items (counters, holds, expired-hold records) and nothing else:
+  # it cannot edit its registry (raise a caller's tier) or the lock ledger (unlock a caller),
+  # even with its own credentials.
   statement {
-    sid       = "WriteUsageCountersOnly"
+    sid       = "WriteUsageItemsOnly"
     effect    = "Allow"
-    actions   = ["dynamodb:UpdateItem"]
+    actions   = ["dynamodb:UpdateItem", "dynamodb:PutItem"]
     resources = [aws_dynamodb_table.this.arn]
 
     condition {

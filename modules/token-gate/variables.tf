@@ -466,7 +466,7 @@ variable "powertools_layer_arn" {
 }
 
 variable "lambda_timeout" {
-  description = "Function timeout in seconds. API Gateway REST integrations give up after 29 s by default; a longer timeout still lets the gate settle a slow Bedrock call after the client is gone. The default covers the gate's default worst case (72 s)."
+  description = "Function timeout in seconds. API Gateway REST integrations give up after 29 s by default; a longer timeout still lets the gate settle a slow Bedrock call after the client is gone. The default covers the gate's default worst case (about 77 s)."
   type        = number
   default     = 90
 

@@ -149,8 +149,18 @@ def seed(ddb: Any, iam: Any, cloudwatch: Any) -> World:
             "d22_usd": n("0.25"),
             "d23_tokens": n(1000),
             "d23_usd": n("0.5"),
-            "rsv_0123456789abcdef": {
-                "M": {"tokens": n(300), "usd": n("0.015"), "day": s("23"), "at": n(1795428000)}
+            "holds": {
+                "M": {
+                    "0123456789abcdef": {
+                        "M": {
+                            "t": n(300),
+                            "u": n("0.015"),
+                            "d": s("23"),
+                            "x": n(1795428000),
+                            "r": s("req-1"),
+                        }
+                    }
+                }
             },
         },
         BOB: {

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import boto3
 import pytest
 
 from bedrock_guard import token_gate
+from bedrock_guard.core import keys
+from bedrock_guard.core.accounting import Charge
+from bedrock_guard.core.usage_item import HOLDS, Hold
 from bedrock_guard.gate.config import load_config
 from bedrock_guard.gate.service import GateRuntime
 from bedrock_guard.gate.usage_store import UsageStore
@@ -68,17 +72,32 @@ def gate_actions(gate: Gate) -> set[str]:
         assert gate.invoke(request_body())[0] == 200
         gate.bedrock.fail("ModelErrorException", 424)
         assert gate.invoke(request_body())[0] == 502
+        abandon_a_hold(gate)
+        gate.bedrock.reply()
+        assert gate.invoke(request_body())[0] == 200  # and lists the abandoned hold
         gate.lock(ROLE, "operator")
         assert gate.invoke(request_body())[0] == 403
     return actions
+
+
+def abandon_a_hold(gate: Gate) -> None:
+    """A hold whose Lambda died an hour ago, as the month item would keep it."""
+    expired = Hold("deadbeef00000000", Charge(10, Decimal(0)), "23", 1, "lost-request")
+    gate.dynamodb.update_item(
+        TableName=TABLE,
+        Key=keys.attribute_values(keys.usage_key(ROLE, "2026-11")),
+        UpdateExpression="SET #holds.#h = :hold",
+        ExpressionAttributeNames={"#holds": HOLDS, "#h": expired.hold_id},
+        ExpressionAttributeValues={":hold": expired.attribute_value()},
+    )
 
 
 def test_the_role_allows_every_call_the_gate_makes(gate: Gate) -> None:
     needed = gate_actions(gate)
     assert needed == {
         "dynamodb:GetItem",
-        "dynamodb:ConditionCheckItem",
         "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
         "bedrock:InvokeModel",
     }
     allowed = allowed_actions(MODULE, "this")

@@ -41,6 +41,8 @@ class GateDriver:
     def __init__(self, context: FakeLambdaContext) -> None:
         self.context = context
         self.runtime = token_gate.build_runtime(GATE_ENV)
+        # One stubbed client serves every request (the real runtime keeps one per timeout).
+        self.runtime.bedrock = self.runtime.bedrock.client_for(100)
         self.stubber = Stubber(self.runtime.bedrock)
         self.stubber.activate()
         self.bedrock_calls = 0

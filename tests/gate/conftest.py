@@ -17,6 +17,7 @@ from botocore.stub import Stubber
 
 from bedrock_guard import token_gate
 from bedrock_guard.core import keys
+from bedrock_guard.core.usage_item import HOLDS
 from bedrock_guard.gate.config import load_config
 from bedrock_guard.gate.service import GateRuntime
 from bedrock_guard.gate.usage_store import UsageStore, deserialize
@@ -159,6 +160,7 @@ class Gate:
         self.dynamodb.put_item(TableName=TABLE, Item=keys.attribute_values(item))
 
     def lock(self, principal: str, *holders: str) -> None:
+        """Lock as the ledger does: the state item and its mirror in the month item."""
         self.dynamodb.put_item(
             TableName=TABLE,
             Item={
@@ -166,11 +168,29 @@ class Gate:
                 keys.LOCKED_BY: {"SS": list(holders)},
             },
         )
+        self.dynamodb.update_item(
+            TableName=TABLE,
+            Key=keys.attribute_values(keys.usage_key(principal, "2026-11")),
+            UpdateExpression="ADD #lb :h",
+            ExpressionAttributeNames={"#lb": keys.LOCKED_BY},
+            ExpressionAttributeValues={":h": {"SS": list(holders)}},
+        )
+
+    def unlock(self, principal: str) -> None:
+        """Release every holder, from the state item and its mirror."""
+        for key in (keys.lock_state_key(principal), keys.usage_key(principal, "2026-11")):
+            self.dynamodb.update_item(
+                TableName=TABLE,
+                Key=keys.attribute_values(key),
+                UpdateExpression="REMOVE #lb",
+                ExpressionAttributeNames={"#lb": keys.LOCKED_BY},
+            )
 
     def fill(self, principal: str, **counters: int | str) -> None:
         """Store usage for the current period directly, as earlier requests would have."""
         item = keys.attribute_values(keys.usage_key(principal, "2026-11"))
         item |= {name: {"N": str(value)} for name, value in counters.items()}
+        item[HOLDS] = {"M": {}}  # opened, as the first request of the month leaves it
         self.dynamodb.put_item(TableName=TABLE, Item=item)
 
     def usage(self, principal: str, month: str = "2026-11") -> dict[str, Any]:
@@ -240,8 +260,8 @@ def make_gate(aws: None, lambda_context: Any) -> Callable[..., Gate]:
         )
         gate.runtime.bedrock = bedrock.client
         gate.runtime.clock = lambda: gate.now[0]
-        gate.runtime.sleep = gate.sleeps.append
-        gate.runtime.jitter = lambda: 1.0
+        gate.runtime.sleep = gate.runtime.store.sleep = gate.sleeps.append
+        gate.runtime.jitter = gate.runtime.store.jitter = lambda: 1.0
         token_gate.set_runtime(gate.runtime)
         return gate
 

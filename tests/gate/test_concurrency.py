@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from bedrock_guard.core import keys
-from bedrock_guard.gate.usage_store import MARKER_PREFIX, deserialize
+from bedrock_guard.core.usage_item import HOLDS
+from bedrock_guard.gate.usage_store import deserialize
 from bedrock_guard.local.bedrock_stub import BedrockStub
 from bedrock_guard.local.burst import BurstPlan, run_burst
 from bedrock_guard.local.converse_replies import Reply
@@ -161,7 +162,7 @@ def test_racing_containers_never_overspend_and_only_granted_calls_reach_bedrock(
 
     role_items, user_items = usage_items(dynamodb, ROLE), usage_items(dynamodb, USER)
     for item in role_items + user_items:
-        assert not [name for name in item if name.startswith(MARKER_PREFIX)], "unsettled"
+        assert item[HOLDS] == {}, "unsettled"
         assert all(tokens <= TOKEN_LIMIT for tokens in daily(item, "tokens").values())
     for item in user_items:
         assert all(usd <= USD_LIMIT for usd in daily(item, "usd").values())

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.validate import ParamValidationDecorator
 
 from bedrock_guard import token_gate
 from bedrock_guard.gate import bedrock_client
@@ -73,9 +74,10 @@ def test_runtime_is_built_once_from_the_environment(
     monkeypatch.setattr(boto3, "client", recording_client)
     runtime = token_gate.get_runtime()
     assert token_gate.get_runtime() is runtime
-    assert sorted(services) == ["bedrock-runtime", "dynamodb"]
+    assert sorted(services) == ["dynamodb"]
 
-    stub = BedrockStub(runtime.bedrock)
+    # Bedrock clients are made per read timeout on first use: one for both requests here.
+    stub = BedrockStub(runtime.bedrock.client_for(100))
     counter = CallCounter(runtime.store.client, "dynamodb")
     stub.reply()
     stub.reply()
@@ -83,7 +85,7 @@ def test_runtime_is_built_once_from_the_environment(
     assert invoke(lambda_context, request_body())["statusCode"] == 200
     # No client was created per request, and none of them is CloudWatch.
     assert sorted(services) == ["bedrock-runtime", "dynamodb"]
-    assert set(counter.operations) <= {"GetItem", "TransactWriteItems", "UpdateItem"}
+    assert set(counter.operations) <= {"GetItem", "UpdateItem"}
     assert runtime.store.table_name == TABLE
 
 
@@ -92,21 +94,24 @@ def test_clients_use_standard_retries_and_bounded_timeouts(
 ) -> None:
     monkeypatch.setenv("BEDROCK_ENDPOINT_URL", "http://127.0.0.1:4010")
     runtime = token_gate.get_runtime()
-    bedrock = runtime.bedrock
+    bedrock = runtime.bedrock.client_for(100)
     assert bedrock.meta.endpoint_url == "http://127.0.0.1:4010"
+    # The SDK never retries Converse: a retried read timeout would run the model twice.
     assert bedrock.meta.config.retries["mode"] == "standard"
     assert bedrock.meta.config.retries["total_max_attempts"] == 1
-    assert bedrock.meta.config.read_timeout == 5.0
+    assert bedrock.meta.config.read_timeout == 5.0  # capped by BEDROCK_READ_TIMEOUT_SECONDS
+    assert not isinstance(bedrock._serializer, ParamValidationDecorator)
     dynamodb = runtime.store.client
     assert dynamodb.meta.config.retries["mode"] == "standard"
     assert dynamodb.meta.config.retries["total_max_attempts"] == 3
     assert (dynamodb.meta.config.connect_timeout, dynamodb.meta.config.read_timeout) == (1, 3)
+    assert not isinstance(dynamodb._serializer, ParamValidationDecorator)
 
 
 def test_worst_call_time_fits_the_default_configuration() -> None:
     config = load_config({k: v for k, v in environment().items() if not k.startswith("BEDROCK_")})
-    # 2 attempts x (3 s connect + 25 s read) + 1 s backoff.
-    assert bedrock_client.worst_call_seconds(config) == 57.0
+    # 2 attempts x (3 s connect + 25 s read) + 0.25 s backoff.
+    assert bedrock_client.worst_call_seconds(config) == 56.25
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics")
@@ -164,16 +169,16 @@ def test_short_function_timeout_is_reported_once(
 ) -> None:
     monkeypatch.setenv("BEDROCK_READ_TIMEOUT_SECONDS", "60")
     runtime = token_gate.get_runtime()
-    BedrockStub(runtime.bedrock).stubber.add_client_error(
+    BedrockStub(runtime.bedrock.client_for(100)).stubber.add_client_error(
         "converse", "ThrottlingException", "", 429
     )
     invoke(lambda_context, request_body())
     invoke(lambda_context, request_body())
     warnings = [log for log in gate_logs() if "function timeout is shorter" in log["message"]]
     assert len(warnings) == 1
-    # One Bedrock attempt (3 s connect + 60 s read) plus the settle write's worst case
-    # (3 attempts x (1 + 3) s + 1 + 2 s of backoff).
-    assert warnings[0]["needed_seconds"] == 3 + 60 + 15
+    # One Bedrock attempt (3 s connect + 60 s read) plus the settle write's worst case: the
+    # store's 5 s retry window, then botocore's 3 attempts x (1 + 3) s + 1 + 2 s of backoff.
+    assert warnings[0]["needed_seconds"] == 3 + 60 + 5 + 15
     assert warnings[0]["available_seconds"] == 30
 
 
@@ -183,7 +188,7 @@ def test_logs_carry_the_request_id_and_the_caller(
     gate_logs: Callable[[], list[dict[str, Any]]],
 ) -> None:
     runtime = token_gate.get_runtime()
-    BedrockStub(runtime.bedrock).reply()
+    BedrockStub(runtime.bedrock.client_for(100)).reply()
     invoke(lambda_context, request_body())
     answered = next(log for log in gate_logs() if log["message"] == "request answered")
     assert answered["correlation_id"] == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
@@ -197,7 +202,7 @@ def test_caller_key_does_not_leak_into_the_next_request(
     gate_logs: Callable[[], list[dict[str, Any]]],
 ) -> None:
     runtime = token_gate.get_runtime()
-    BedrockStub(runtime.bedrock).reply()
+    BedrockStub(runtime.bedrock.client_for(100)).reply()
     invoke(lambda_context, request_body())
     token_gate.handler(load_event("no_identity"), lambda_context)
     last = [log for log in gate_logs() if log["message"] == "request answered"][-1]

@@ -13,6 +13,8 @@ from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutErr
 
 from bedrock_guard import token_gate
 from bedrock_guard.core import keys
+from bedrock_guard.core.usage_item import HOLDS
+from bedrock_guard.gate.usage_store import REGISTRY_TTL_SECONDS, RegistryCache
 from tests.gate.conftest import (
     API_KEY,
     HAIKU,
@@ -34,7 +36,8 @@ def haiku_cost(input_tokens: int, output_tokens: int) -> Decimal:
 
 
 def markers(item: dict[str, Any]) -> list[str]:
-    return [name for name in item if name.startswith("rsv_")]
+    """The ids of the holds in flight in a (deserialized) month item."""
+    return sorted(item.get(HOLDS, {}))
 
 
 # Allowed requests ------------------------------------------------------------------------------
@@ -140,10 +143,19 @@ def test_warm_allowed_request_costs_two_dynamodb_calls(gate: Gate) -> None:
     gate.bedrock.reply()
     gate.bedrock.reply()
     assert gate.invoke(request_body())[0] == 200
-    assert gate.dynamo_calls.operations == ["GetItem", "TransactWriteItems", "UpdateItem"]
+    # The caller's first request of the month reads the registry and opens the month item
+    # (a consistent read of the lock state, then the write that opens it) before it reserves.
+    assert gate.dynamo_calls.operations == [
+        "GetItem",
+        "UpdateItem",
+        "GetItem",
+        "UpdateItem",
+        "UpdateItem",
+        "UpdateItem",
+    ]
     gate.dynamo_calls.reset()
     assert gate.invoke(request_body())[0] == 200
-    assert gate.dynamo_calls.operations == ["TransactWriteItems", "UpdateItem"]
+    assert gate.dynamo_calls.operations == ["UpdateItem", "UpdateItem"]
 
 
 def test_application_profile_is_called_and_priced_as_its_source_model(gate: Gate) -> None:
@@ -270,6 +282,23 @@ def test_locked_caller_gets_403(gate: Gate) -> None:
     status, body, _ = gate.invoke(request_body())
     assert (status, body["error"]["code"]) == (403, "Locked")
     assert "arn:" not in body["error"]["message"]  # lock holders are not disclosed
+    # Nothing was charged or held: the month item holds only the ledger's lock mirror.
+    assert set(gate.usage(ROLE)) == {"pk", "sk", keys.LOCKED_BY}
+    assert gate.bedrock.calls == []
+
+
+def test_lock_recorded_before_the_month_began_refuses_in_the_new_month(gate: Gate) -> None:
+    """The ledger mirrors a lock into three months only; an older lock is found in its state
+    item when the gate opens a new month, and the month stays unopened."""
+    gate.dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            **keys.attribute_values(keys.lock_state_key(ROLE)),
+            keys.LOCKED_BY: {"SS": ["operator"]},
+        },
+    )
+    status, body, _ = gate.invoke(request_body())
+    assert (status, body["error"]["code"]) == (403, "Locked")
     assert gate.usage(ROLE) == {}
     assert gate.bedrock.calls == []
 
@@ -277,11 +306,7 @@ def test_locked_caller_gets_403(gate: Gate) -> None:
 def test_lock_released_lets_the_caller_back(gate: Gate) -> None:
     gate.lock(ROLE, "operator")
     assert gate.invoke(request_body())[0] == 403
-    gate.dynamodb.update_item(
-        TableName=TABLE,
-        Key=keys.attribute_values(keys.lock_state_key(ROLE)),
-        UpdateExpression="REMOVE locked_by",
-    )
+    gate.unlock(ROLE)
     gate.bedrock.reply()
     assert gate.invoke(request_body())[0] == 200
 
@@ -372,7 +397,7 @@ def test_unregistered_callers_are_refused_when_default_tier_is_none(
     gate.bedrock.reply()
     gate.dynamo_calls.reset()
     assert gate.invoke(request_body())[0] == 200
-    assert gate.dynamo_calls.operations == ["GetItem", "TransactWriteItems", "UpdateItem"]
+    assert gate.dynamo_calls.operations[0] == "GetItem"  # read again: a refusal is never cached
 
 
 def test_unknown_tier_fails_closed(gate: Gate) -> None:
@@ -384,25 +409,30 @@ def test_unknown_tier_fails_closed(gate: Gate) -> None:
     assert gate.usage(ROLE) == {}
 
 
-def test_registry_change_invalidates_the_cache(make_gate: Callable[..., Gate]) -> None:
+def test_registry_change_takes_effect_within_the_cache_ttl(make_gate: Callable[..., Gate]) -> None:
     gate = make_gate(
         TIER_LIMITS_JSON={"standard": {"daily_tokens": 20000}, "small": {"daily_tokens": 300}}
     )
+    elapsed = [0.0]
+    gate.runtime.store.cache = RegistryCache(monotonic=lambda: elapsed[0])
     gate.register(ROLE, tier="standard")
+    gate.bedrock.reply(input_tokens=100, output_tokens=100)
     gate.bedrock.reply(input_tokens=100, output_tokens=100)
     assert gate.invoke(request_body())[0] == 200  # profile now cached as "standard"
 
     gate.register(ROLE, tier="small")
+    elapsed[0] = REGISTRY_TTL_SECONDS - 1
+    assert gate.invoke(request_body())[0] == 200  # within the stated bound: still "standard"
+
+    elapsed[0] = REGISTRY_TTL_SECONDS
     gate.dynamo_calls.reset()
     status, body, _ = gate.invoke(request_body())
-    # The transaction saw the stale profile, refused it, and the retry applied the new tier.
     assert (status, body["error"]["limit"], body["error"]["limitValue"]) == (
         429,
         "daily_tokens",
         300,
     )
-    assert gate.dynamo_calls.operations == ["TransactWriteItems", "TransactWriteItems"]
-    assert gate.runtime.store.cache.get(ROLE) is not None
+    assert gate.dynamo_calls.operations == ["GetItem", "UpdateItem"]
     assert gate.runtime.store.cache.get(ROLE).tier == "small"  # type: ignore[union-attr]
 
 
@@ -481,7 +511,8 @@ def test_connect_failure_releases(gate: Gate) -> None:
 
 
 class BrokenUpdates:
-    """Delegates to a DynamoDB client but fails every UpdateItem (settle and release)."""
+    """Delegates to a DynamoDB client but fails every settle and release (an UpdateItem that
+    removes a hold), after the store's own retries too."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -489,7 +520,9 @@ class BrokenUpdates:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
-    def update_item(self, **_: Any) -> Any:
+    def update_item(self, **params: Any) -> Any:
+        if "REMOVE #holds.#h" not in params["UpdateExpression"]:
+            return self._client.update_item(**params)
         raise ClientError(
             {"Error": {"Code": "InternalServerError", "Message": "boom"}}, "UpdateItem"
         )
@@ -504,8 +537,8 @@ def test_failed_release_still_answers_and_stays_charged(
     assert (status, body["error"]["code"]) == (502, "BedrockError")
     item = gate.usage(ROLE)
     assert item["month_tokens"] > 100
-    assert len(markers(item)) == 1  # visible to operators as a reservation never finished
-    assert "could not release the reservation" in caplog.text
+    assert len(markers(item)) == 1  # visible to operators as a hold never finished
+    assert "could not release the hold" in caplog.text
 
 
 def test_failed_settle_still_answers_200(gate: Gate, caplog: pytest.LogCaptureFixture) -> None:

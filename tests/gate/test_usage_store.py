@@ -1,4 +1,4 @@
-"""The DynamoDB layer against moto: one-transaction reservation, idempotent settle and release."""
+"""The DynamoDB layer against moto: one conditional write per step on the caller's month item."""
 
 from __future__ import annotations
 
@@ -9,20 +9,24 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
-from botocore.stub import Stubber
 
 from bedrock_guard.core import keys
 from bedrock_guard.core.accounting import Charge, Counters, Limits, Window, caps, period_of
+from bedrock_guard.core.usage_item import (
+    HOLDS,
+    MAX_HOLDS_IN_FLIGHT,
+    Hold,
+    expired_hold_key,
+    holds_of,
+)
 from bedrock_guard.gate.usage_store import (
-    Conflict,
     Locked,
     OverBudget,
     Profile,
     RegistryCache,
-    RegistryChanged,
+    Reservation,
     Reserved,
-    StoreError,
+    TooManyHolds,
     UsageStore,
     deserialize,
     profile_from_item,
@@ -30,8 +34,8 @@ from bedrock_guard.gate.usage_store import (
 from tests.gate.conftest import ROLE, TABLE, create_table
 
 PERIOD = period_of(datetime(2026, 11, 23, 15, tzinfo=UTC))
+NOW = 1_795_446_000
 LIMITS = Limits(daily_tokens=1000, monthly_usd=Decimal("1"))
-UNREGISTERED = Profile(ROLE, registered=False, attributes={})
 
 
 @pytest.fixture
@@ -43,226 +47,226 @@ def client(aws: None) -> Iterator[Any]:
 
 @pytest.fixture
 def store(client: Any) -> UsageStore:
-    return UsageStore(client, TABLE)
+    return UsageStore(client, TABLE, sleep=lambda _: None)
 
 
-def usage_item(client: Any) -> dict[str, Any]:
+def usage_item(client: Any, raw: bool = False) -> dict[str, Any]:
     key = keys.attribute_values(keys.usage_key(ROLE, PERIOD.month))
-    return deserialize(client.get_item(TableName=TABLE, Key=key).get("Item", {}))
+    item = client.get_item(TableName=TABLE, Key=key).get("Item", {})
+    return item if raw else deserialize(item)
 
 
-def reserve(store: UsageStore, charge: Charge, profile: Profile = UNREGISTERED) -> Any:
-    return store.reserve(profile, PERIOD, charge, caps(LIMITS, charge), now=1_795_446_000)
+def hold(charge: Charge, hold_id: str = "h1", expires_at: int = NOW + 900) -> Hold:
+    return Hold(hold_id, charge, PERIOD.day, expires_at, request_id=f"req-{hold_id}")
 
 
-def test_reserve_then_settle_is_exact_and_leaves_no_marker(store: UsageStore, client: Any) -> None:
-    outcome = reserve(store, Charge(300, Decimal("0.03")))
+def reserve(store: UsageStore, held: Hold, *, now: int = NOW) -> Any:
+    return store.reserve(ROLE, PERIOD, held, caps(LIMITS, held.charge), now=now)
+
+
+def test_first_reservation_opens_the_month_then_settles_exactly(
+    store: UsageStore, client: Any
+) -> None:
+    outcome = reserve(store, hold(Charge(300, Decimal("0.03"))))
     assert isinstance(outcome, Reserved)
     item = usage_item(client)
-    marker = outcome.reservation.marker
-    assert item[marker] == {
-        "tokens": Decimal(300),
-        "usd": Decimal("0.03"),
-        "day": "23",
-        "at": Decimal(1_795_446_000),
-    }
-    assert (item["d23_tokens"], item["month_tokens"]) == (300, 300)
+    assert item["d23_tokens"] == 300 and item["month_usd"] == Decimal("0.03")
+    assert set(item[HOLDS]) == {"h1"}
     assert item["expires_at"] == PERIOD.expires_at
 
-    counters = store.settle(outcome.reservation, Charge(120, Decimal("0.0125")))
-    assert counters == Counters(
-        {
-            Window.MONTHLY_TOKENS: 120,
-            Window.MONTHLY_USD: Decimal("0.0125"),
-            Window.DAILY_TOKENS: 120,
-            Window.DAILY_USD: Decimal("0.0125"),
-        }
-    )
+    counters = store.settle(outcome.reservation, Charge(120, Decimal("0.012")))
+    assert counters is not None
+    assert counters.of(Window.DAILY_TOKENS) == 120
+    assert counters.of(Window.MONTHLY_USD) == Decimal("0.012")
     item = usage_item(client)
-    assert marker not in item
-    assert (item["d23_usd"], item["month_usd"]) == (Decimal("0.0125"), Decimal("0.0125"))
+    assert (item["d23_tokens"], item["month_tokens"]) == (120, 120)
+    assert item[HOLDS] == {}  # no hold left behind
 
 
 def test_settle_and_release_are_idempotent(store: UsageStore, client: Any) -> None:
-    first = reserve(store, Charge(100, Decimal("0.01")))
-    second = reserve(store, Charge(200, Decimal("0.02")))
-    assert isinstance(first, Reserved)
-    assert isinstance(second, Reserved)
-    assert store.settle(first.reservation, Charge(50, Decimal("0.005"))) is not None
-    assert store.settle(first.reservation, Charge(50, Decimal("0.005"))) is None  # replay
-    assert store.release(second.reservation) is not None
-    assert store.release(second.reservation) is None  # replay
+    outcome = reserve(store, hold(Charge(300, Decimal("0.03"))))
+    assert isinstance(outcome, Reserved)
+    assert store.release(outcome.reservation) is not None
+    assert store.release(outcome.reservation) is None
+    assert store.settle(outcome.reservation, Charge(1, Decimal(0))) is None
     item = usage_item(client)
-    assert (item["month_tokens"], item["month_usd"]) == (50, Decimal("0.005"))
-    assert not [name for name in item if name.startswith("rsv_")]
+    assert (item["d23_tokens"], item["month_usd"]) == (0, 0)
+
+
+def test_a_retried_reservation_after_a_lost_answer_is_not_charged_twice(
+    store: UsageStore, client: Any
+) -> None:
+    held = hold(Charge(300, Decimal("0.03")))
+    assert isinstance(reserve(store, held), Reserved)
+    # The same hold again, as botocore's retry after a lost answer sends it.
+    again = reserve(store, held)
+    assert isinstance(again, Reserved)
+    assert usage_item(client)["d23_tokens"] == 300
 
 
 def test_reservation_refused_over_a_cap_returns_current_use(store: UsageStore, client: Any) -> None:
-    assert isinstance(reserve(store, Charge(800, Decimal("0.1"))), Reserved)
-    refused = reserve(store, Charge(201, Decimal("0.1")))
-    assert isinstance(refused, OverBudget)
-    assert refused.used.of(Window.DAILY_TOKENS) == 800
-    # Exactly reaching the limit is allowed; the refused attempt changed nothing.
-    assert isinstance(reserve(store, Charge(200, Decimal("0.1"))), Reserved)
-    assert usage_item(client)["d23_tokens"] == 1000
+    assert isinstance(reserve(store, hold(Charge(800, Decimal("0.01")), "a")), Reserved)
+    outcome = reserve(store, hold(Charge(300, Decimal("0.01")), "b"))
+    assert isinstance(outcome, OverBudget)
+    assert outcome.used.of(Window.DAILY_TOKENS) == 800
+    assert set(usage_item(client)[HOLDS]) == {"a"}  # the refused hold was never written
 
 
 def test_usd_cap_is_checked_exactly(store: UsageStore) -> None:
-    assert isinstance(reserve(store, Charge(1, Decimal("0.99999999"))), Reserved)
-    assert isinstance(reserve(store, Charge(1, Decimal("0.00000002"))), OverBudget)
-    assert isinstance(reserve(store, Charge(1, Decimal("0.00000001"))), Reserved)
+    assert isinstance(reserve(store, hold(Charge(1, Decimal("0.6")), "a")), Reserved)
+    assert isinstance(reserve(store, hold(Charge(1, Decimal("0.4")), "b")), Reserved)
+    assert isinstance(reserve(store, hold(Charge(1, Decimal("0.0000001")), "c")), OverBudget)
 
 
-def test_unlimited_tier_has_no_condition(store: UsageStore) -> None:
-    outcome = store.reserve(UNREGISTERED, PERIOD, Charge(10**9, Decimal(10**6)), {})
-    assert isinstance(outcome, Reserved)
+def test_unlimited_windows_have_no_condition(store: UsageStore) -> None:
+    params = store._reserve_params(
+        store_reservation(hold(Charge(10**9, Decimal(10**6)))), caps(Limits(), Charge(1, 1))
+    )
+    assert ":cap" not in params["ConditionExpression"]
 
 
-def test_locked_caller_is_refused_with_the_holders(store: UsageStore, client: Any) -> None:
+def store_reservation(held: Hold) -> Reservation:
+    return Reservation(ROLE, PERIOD, held)
+
+
+def test_lock_mirrored_into_the_month_item_refuses_with_the_holders(
+    store: UsageStore, client: Any
+) -> None:
+    assert isinstance(reserve(store, hold(Charge(1, Decimal(0)), "a")), Reserved)
+    client.update_item(
+        TableName=TABLE,
+        Key=keys.attribute_values(keys.usage_key(ROLE, PERIOD.month)),
+        UpdateExpression="ADD #lb :h",
+        ExpressionAttributeNames={"#lb": keys.LOCKED_BY},
+        ExpressionAttributeValues={":h": {"SS": ["operator"]}},
+    )
+    outcome = reserve(store, hold(Charge(1, Decimal(0)), "b"))
+    assert outcome == Locked(frozenset({"operator"}))
+
+
+def test_lock_state_refuses_opening_a_month(store: UsageStore, client: Any) -> None:
     client.put_item(
         TableName=TABLE,
-        Item={
-            **keys.attribute_values(keys.lock_state_key(ROLE)),
-            keys.LOCKED_BY: {"SS": ["operator", "arn:aws:cloudwatch:us-east-1:1:alarm:x"]},
-        },
+        Item=keys.attribute_values(keys.lock_state_key(ROLE))
+        | {keys.LOCKED_BY: {"SS": ["alarm-a"]}},
     )
-    outcome = reserve(store, Charge(1, Decimal(0)))
-    assert outcome == Locked(frozenset({"operator", "arn:aws:cloudwatch:us-east-1:1:alarm:x"}))
-    assert usage_item(client) == {}
+    outcome = reserve(store, hold(Charge(1, Decimal(0))))
+    assert outcome == Locked(frozenset({"alarm-a"}))
+    assert usage_item(client) == {}  # the month stays unopened
 
 
-def put_profile(client: Any, **attributes: str) -> None:
-    item = {**keys.caller_key(ROLE), **attributes}
-    client.put_item(TableName=TABLE, Item=keys.attribute_values(item))
+def test_a_lock_mirror_written_before_opening_is_seen(store: UsageStore, client: Any) -> None:
+    """The ledger's mirror may create the month item before the gate opens it."""
+    client.update_item(
+        TableName=TABLE,
+        Key=keys.attribute_values(keys.usage_key(ROLE, PERIOD.month)),
+        UpdateExpression="ADD #lb :h",
+        ExpressionAttributeNames={"#lb": keys.LOCKED_BY},
+        ExpressionAttributeValues={":h": {"SS": ["alarm-b"]}},
+    )
+    assert reserve(store, hold(Charge(1, Decimal(0)))) == Locked(frozenset({"alarm-b"}))
+    assert HOLDS not in usage_item(client)
 
 
-def test_registry_check_reports_the_stored_profile(store: UsageStore, client: Any) -> None:
-    put_profile(client, tier="gold", cost_center="cc-1")
-    # Cached as unregistered, now registered: the failed check carries the new item.
-    changed = reserve(store, Charge(1, Decimal(0)), UNREGISTERED)
-    assert isinstance(changed, RegistryChanged)
-    assert changed.profile.registered
-    assert (changed.profile.tier, changed.profile.text("cost_center")) == ("gold", "cc-1")
-    assert isinstance(reserve(store, Charge(1, Decimal(0)), changed.profile), Reserved)
-
-    # An attribute added to the registry item also invalidates the cached profile.
-    put_profile(client, tier="gold", cost_center="cc-1", environment="prod")
-    again = reserve(store, Charge(1, Decimal(0)), changed.profile)
-    assert isinstance(again, RegistryChanged)
-    assert again.profile.text("environment") == "prod"
-
-    # A deleted registry item turns the caller back into an unregistered one.
-    client.delete_item(TableName=TABLE, Key=keys.attribute_values(keys.caller_key(ROLE)))
-    gone = reserve(store, Charge(1, Decimal(0)), again.profile)
-    assert isinstance(gone, RegistryChanged)
-    assert gone.profile == UNREGISTERED
+def test_holds_in_flight_are_bounded(store: UsageStore, client: Any) -> None:
+    tiny = Charge(1, Decimal(0))
+    for index in range(MAX_HOLDS_IN_FLIGHT):
+        assert isinstance(reserve(store, hold(tiny, f"h{index}")), Reserved)
+    outcome = reserve(store, hold(tiny, "one-too-many"))
+    assert outcome == TooManyHolds(MAX_HOLDS_IN_FLIGHT)
+    assert len(usage_item(client)[HOLDS]) == MAX_HOLDS_IN_FLIGHT
 
 
-def test_profile_is_cached_after_one_read(store: UsageStore, client: Any) -> None:
-    put_profile(client, tier="gold")
+def test_expired_holds_make_room_and_are_listed_with_their_request_ids(
+    store: UsageStore, client: Any
+) -> None:
+    tiny = Charge(10, Decimal("0.001"))
+    for index in range(MAX_HOLDS_IN_FLIGHT):
+        assert isinstance(reserve(store, hold(tiny, f"old{index}", expires_at=NOW - 1)), Reserved)
+    outcome = reserve(store, hold(tiny, "fresh"))
+    assert isinstance(outcome, Reserved)
+    item = usage_item(client, raw=True)
+    remaining = {h.hold_id for h in holds_of(item)}
+    assert "fresh" in remaining
+    assert len(remaining) < MAX_HOLDS_IN_FLIGHT
+    # The expired holds' worst case stays charged (conservative) ...
+    assert deserialize(item)["d23_tokens"] == 10 * (MAX_HOLDS_IN_FLIGHT + 1)
+    # ... and each one moved out is listed with its request id.
+    moved = {f"old{i}" for i in range(MAX_HOLDS_IN_FLIGHT)} - remaining
+    assert moved
+    for hold_id in moved:
+        record = client.get_item(
+            TableName=TABLE,
+            Key=keys.attribute_values(expired_hold_key(ROLE, PERIOD.month, hold_id)),
+        )["Item"]
+        assert record["request_id"] == {"S": f"req-{hold_id}"}
+        assert record["tokens"] == {"N": "10"}
+
+
+def test_a_successful_reservation_reports_other_expired_holds(store: UsageStore) -> None:
+    tiny = Charge(1, Decimal(0))
+    assert isinstance(reserve(store, hold(tiny, "dead", expires_at=NOW - 5)), Reserved)
+    outcome = reserve(store, hold(tiny, "live"))
+    assert isinstance(outcome, Reserved)
+    assert [h.hold_id for h in outcome.expired] == ["dead"]
+    assert store.sweep(ROLE, PERIOD.month, outcome.expired, now=NOW) == 1
+    # A second sweep (another container, a retry) finds nothing left to move.
+    assert store.sweep(ROLE, PERIOD.month, outcome.expired, now=NOW) == 0
+
+
+def test_a_hold_that_has_not_expired_is_never_swept(store: UsageStore, client: Any) -> None:
+    tiny = Charge(1, Decimal(0))
+    outcome = reserve(store, hold(tiny, "alive", expires_at=NOW + 60))
+    assert isinstance(outcome, Reserved)
+    assert store.sweep(ROLE, PERIOD.month, [outcome.reservation.hold], now=NOW) == 0
+    assert set(usage_item(client)[HOLDS]) == {"alive"}
+
+
+def test_counters_can_return_to_zero_and_count_again(store: UsageStore, client: Any) -> None:
+    for index in range(3):
+        outcome = reserve(store, hold(Charge(100, Decimal("0.01")), f"h{index}"))
+        assert isinstance(outcome, Reserved)
+        assert store.release(outcome.reservation) is not None
+    assert usage_item(client)["month_usd"] == 0
+    assert isinstance(reserve(store, hold(Charge(5, Decimal("0.5")), "last")), Reserved)
+    assert usage_item(client)["month_usd"] == Decimal("0.5")
+
+
+def test_profile_is_cached_for_its_ttl(store: UsageStore, client: Any) -> None:
+    elapsed = [0.0]
+    store.cache = RegistryCache(ttl=60, monotonic=lambda: elapsed[0])
+    client.put_item(
+        TableName=TABLE,
+        Item=keys.attribute_values({**keys.caller_key(ROLE), "tier": "gold"}),
+    )
+    assert store.profile(ROLE)[1] is True
+    assert store.profile(ROLE) == (store.refresh(ROLE), False)
+    elapsed[0] = 60
     profile, fresh = store.profile(ROLE)
     assert fresh and profile.tier == "gold"
-    cached, fresh_again = store.profile(ROLE)
-    assert cached == profile and not fresh_again
-    store.forget(ROLE)
-    assert store.profile(ROLE)[1] is True
 
 
 def test_non_string_registry_values_are_not_a_tier() -> None:
-    profile = profile_from_item(ROLE, {"pk": {"S": "x"}, "tier": {"N": "3"}})
+    profile = profile_from_item(
+        ROLE, keys.attribute_values(keys.caller_key(ROLE)) | {"tier": {"N": "1"}}
+    )
     assert profile.registered and profile.tier is None
 
 
 def test_registry_cache_is_bounded_lru() -> None:
     cache = RegistryCache(size=2)
     for name in ("a", "b"):
-        cache.put(Profile(name, registered=False, attributes={}))
-    assert cache.get("a") is not None  # "a" is now the most recent
-    cache.put(Profile("c", registered=False, attributes={}))
-    assert (cache.get("b"), len(cache)) == (None, 2)
-    assert cache.get("a") is not None and cache.get("c") is not None
+        cache.put(Profile(name, registered=True, attributes={}))
+    assert cache.get("a") is not None  # "b" is now the least recently used
+    cache.put(Profile("c", registered=True, attributes={}))
+    assert cache.get("b") is None
+    assert {cache.get("a") is not None, cache.get("c") is not None} == {True}
+    assert len(cache) == 2
 
 
-def cancelled(*codes: str) -> dict[str, Any]:
-    return {"CancellationReasons": [{"Code": code} for code in codes]}
-
-
-@pytest.mark.parametrize(
-    ("codes", "expected"),
-    [
-        (("None", "None", "TransactionConflict"), Conflict),
-        (("TransactionConflict", "None", "None"), Conflict),
-        (("None", "ConditionalCheckFailed", "TransactionConflict"), Locked),
-    ],
-)
-def test_cancellation_reasons_are_parsed_from_the_wire(
-    codes: tuple[str, ...], expected: type
-) -> None:
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    with Stubber(client) as stubber:
-        stubber.add_client_error(
-            "transact_write_items",
-            service_error_code="TransactionCanceledException",
-            http_status_code=400,
-            modeled_fields=cancelled(*codes),
-        )
-        outcome = UsageStore(client, TABLE).reserve(UNREGISTERED, PERIOD, Charge(1, Decimal(0)), {})
-    assert isinstance(outcome, expected)
-
-
-@pytest.mark.parametrize(
-    ("error", "transient"),
-    [
-        (
-            {
-                "code": "TransactionCanceledException",
-                **cancelled("None", "None", "ThrottlingError"),
-            },
-            True,
-        ),
-        (
-            {
-                "code": "TransactionCanceledException",
-                **cancelled("ValidationError", "None", "None"),
-            },
-            False,
-        ),
-        ({"code": "ProvisionedThroughputExceededException"}, True),
-        ({"code": "ResourceNotFoundException"}, False),
-    ],
-)
-def test_other_failures_are_store_errors(error: dict[str, Any], transient: bool) -> None:
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    code = error.pop("code")
-    with Stubber(client) as stubber:
-        stubber.add_client_error(
-            "transact_write_items",
-            service_error_code=code,
-            http_status_code=400,
-            modeled_fields=error or None,
-        )
-        with pytest.raises(StoreError) as caught:
-            UsageStore(client, TABLE).reserve(UNREGISTERED, PERIOD, Charge(1, Decimal(0)), {})
-    assert caught.value.transient is transient
-
-
-def test_settle_errors_other_than_replays_raise(store: UsageStore) -> None:
-    outcome = reserve(store, Charge(1, Decimal(0)))
-    assert isinstance(outcome, Reserved)
-    broken = UsageStore(boto3.client("dynamodb", region_name="us-east-1"), "no-such-table")
-    with pytest.raises(StoreError) as caught:
-        broken.settle(outcome.reservation, Charge(1, Decimal(0)))
-    assert not caught.value.transient
-    assert isinstance(caught.value.__cause__, ClientError)
-
-
-def test_counters_can_return_to_zero_and_count_again(store: UsageStore, client: Any) -> None:
-    """A released reservation leaves exact zeros that later reservations add to."""
-    for _ in range(2):
-        outcome = reserve(store, Charge(7, Decimal("0.00002665")))
-        assert isinstance(outcome, Reserved)
-        assert store.release(outcome.reservation) is not None
-    assert usage_item(client)["month_usd"] == 0
-    tiny = reserve(store, Charge(1, Decimal("0.000000035")))
-    assert isinstance(tiny, Reserved)
-    assert usage_item(client)["month_usd"] == Decimal("0.000000035")
+def test_counters_are_read_for_the_period() -> None:
+    counters = Counters.from_numbers(
+        {"d23_tokens": Decimal(5), "month_usd": Decimal("1.5")}, PERIOD
+    )
+    assert counters.of(Window.DAILY_TOKENS) == 5
+    assert counters.of(Window.MONTHLY_USD) == Decimal("1.5")

@@ -578,7 +578,8 @@ def test_time_budget_uses_the_gates_numbers() -> None:
         "gate_default_read_timeout_seconds": gate_config.DEFAULT_READ_TIMEOUT_SECONDS,
         "gate_default_max_attempts": gate_config.DEFAULT_MAX_ATTEMPTS,
         "gate_bedrock_connect_timeout": bedrock_client.CONNECT_TIMEOUT_SECONDS,
-        "gate_bedrock_max_backoff_seconds": bedrock_client.MAX_RETRY_BACKOFF_SECONDS,
+        "gate_bedrock_backoff_base_seconds": bedrock_client.RETRY_BACKOFF_BASE_SECONDS,
+        "gate_bedrock_backoff_cap_seconds": bedrock_client.RETRY_BACKOFF_CAP_SECONDS,
         "gate_settle_reserve_seconds": token_gate.SETTLE_RESERVE_SECONDS,
     }
     assert {name: MODULE.locals[name] for name in expected} == expected

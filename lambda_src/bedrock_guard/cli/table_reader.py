@@ -15,7 +15,8 @@ from decimal import Decimal
 from typing import Any, Final
 
 from bedrock_guard.core import keys
-from bedrock_guard.gate.usage_store import MARKER_PREFIX, deserialize, profile_from_item
+from bedrock_guard.core.usage_item import HOLDS, holds_of
+from bedrock_guard.gate.usage_store import deserialize, profile_from_item
 
 USAGE_PREFIX: Final = "USAGE#"
 CALLER_PREFIX: Final = "CALLER#"
@@ -77,19 +78,18 @@ def profile_of(principal: str, item: dict[str, Any]) -> dict[str, str]:
 
 def usage_of(item: dict[str, Any]) -> tuple[Amounts, dict[str, Amounts], Reserved]:
     """Month totals, per-day totals and reservations of a (raw) month item."""
-    values = deserialize(item)
+    values = deserialize({name: value for name, value in item.items() if name != HOLDS})
     month = Amounts(
         int(values.get("month_tokens", 0)), Decimal(values.get("month_usd", Decimal(0)))
     )
     days: dict[str, dict[str, Decimal]] = {}
-    count, tokens, usd = 0, 0, Decimal(0)
+    holds = holds_of(item)
+    count = len(holds)
+    tokens = sum(h.charge.tokens for h in holds)
+    usd = sum((h.charge.usd for h in holds), Decimal(0))
     for name, value in values.items():
         if match := _DAY_RE.match(name):
             days.setdefault(match["day"], {})[match["unit"]] = Decimal(value)
-        elif name.startswith(MARKER_PREFIX) and isinstance(value, dict):
-            count += 1
-            tokens += int(value.get("tokens", 0))
-            usd += Decimal(value.get("usd", Decimal(0)))
     per_day = {
         day: Amounts(int(units.get("tokens", 0)), units.get("usd", Decimal(0)))
         for day, units in sorted(days.items())
@@ -128,11 +128,17 @@ def _scan(client: Any, table: str, month: str) -> Iterator[dict[str, Any]]:
     pages = paginator.paginate(
         TableName=table,
         FilterExpression=(
-            "(begins_with(#pk, :usage) AND #sk = :month)"
+            # A month item without counters carries only the lock's mirror: no usage.
+            "(begins_with(#pk, :usage) AND #sk = :month AND attribute_exists(#counted))"
             " OR (begins_with(#pk, :caller) AND #sk = :profile)"
             " OR (begins_with(#pk, :lock) AND #sk = :state AND attribute_exists(#by))"
         ),
-        ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK, "#by": keys.LOCKED_BY},
+        ExpressionAttributeNames={
+            "#pk": keys.PK,
+            "#sk": keys.SK,
+            "#by": keys.LOCKED_BY,
+            "#counted": "month_tokens",
+        },
         ExpressionAttributeValues={
             ":usage": {"S": USAGE_PREFIX},
             ":month": {"S": f"{MONTH_PREFIX}{month}"},
@@ -161,14 +167,5 @@ def _caller(
         days=days,
         reserved=reserved,
         locked_by=tuple(sorted(holders)),
-        has_usage=usage is not None and _counted(usage),
+        has_usage=usage is not None,
     )
-
-
-# What a usage item holds when only the enforcer's lock marks created it (core/lock_marks.py).
-_MARK_ONLY: Final = frozenset({keys.PK, keys.SK, keys.LOCKED_BY, keys.TTL_ATTRIBUTE})
-
-
-def _counted(usage: dict[str, Any]) -> bool:
-    """Whether a month item holds usage (not only the lock marks the enforcer wrote)."""
-    return not set(usage) <= _MARK_ONLY

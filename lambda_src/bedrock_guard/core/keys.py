@@ -11,13 +11,14 @@ pk                     sk                  item
 CALLER#<principal>     PROFILE             registry: tier, tenant, cost_center, application,
                                            environment (written by Terraform or operators)
 USAGE#<principal>      MONTH#<yyyy-mm>     counters: month_tokens, month_usd, and per UTC day
-                                           d<dd>_tokens, d<dd>_usd; one rsv_<id> marker per
-                                           reservation in flight (removed when it is settled
-                                           or released); expires after ~13 months.
-                                           locked_by: the gate's copy of STATE's locked_by,
-                                           written with it in one transaction on the previous,
-                                           current and next month (core/lock_marks.py); an
-                                           item with it and no holds is not yet opened
+                                           d<dd>_tokens, d<dd>_usd; ``holds`` (the holds in
+                                           flight): see core/usage_item; expires after ~13
+                                           months. ``locked_by``: the lock's mirror, the same
+                                           set as STATE's, written in the same transaction on
+                                           the previous, current and next month
+                                           (core/lock_marks.py); an item with it and without
+                                           ``holds`` is not yet opened
+USAGE#<principal>      HOLD#<yyyy-mm>#<id> an expired hold, listed for reconciliation
 LOCK#<principal>       STATE               locked_by: string set of what holds the lock (alarm
                                            ARNs, or ``operator``); absent when not locked
 LOCK#<principal>       ALARM#<alarm arn>   one alarm's last applied state change for this

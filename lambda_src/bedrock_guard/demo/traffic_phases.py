@@ -14,6 +14,7 @@ from collections import Counter
 from typing import Final
 
 from bedrock_guard.core.accounting import Window
+from bedrock_guard.core.usage_item import HOLDS
 from bedrock_guard.demo.result import (
     BEDROCK,
     GATE,
@@ -33,7 +34,6 @@ from bedrock_guard.demo.traffic import (
     requests_to_exhaust,
 )
 from bedrock_guard.demo.world import World
-from bedrock_guard.gate.usage_store import MARKER_PREFIX
 from bedrock_guard.local.burst import BurstPlan, run_burst
 from bedrock_guard.local.clients import local_client
 from bedrock_guard.local.converse_replies import Reply
@@ -158,7 +158,7 @@ def burst(world: World) -> None:
         tokens_answered=sum(a.tokens for a in answers if a.status == 200),
         charged_tokens_delta=after - before,
         stub_calls=world.stub.stats().total_calls - stub_before,
-        unsettled=sum(1 for name in item if name.startswith(MARKER_PREFIX)),
+        unsettled=len(item.get(HOLDS, {})),
     )
     world.say(
         GATE,

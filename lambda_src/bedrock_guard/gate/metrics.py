@@ -91,6 +91,7 @@ class RequestFacts:
     cost_usd: Decimal | None = None
     principal: str | None = None
     budget_used_percent: Decimal | None = None
+    settle_failed: bool = False
 
 
 def record_request(metrics: Metrics, facts: RequestFacts, *, combined: bool) -> None:
@@ -102,6 +103,8 @@ def record_request(metrics: Metrics, facts: RequestFacts, *, combined: bool) -> 
         metrics.add_metric(name="RateLimitDenied", unit=MetricUnit.Count, value=1)
     if facts.failed:
         metrics.add_metric(name="InvocationFailed", unit=MetricUnit.Count, value=1)
+    if facts.settle_failed:
+        metrics.add_metric(name="SettleFailed", unit=MetricUnit.Count, value=1)
     if facts.usage is not None:
         metrics.add_metric(
             name="InputTokens", unit=MetricUnit.Count, value=facts.usage.prompt_tokens

@@ -2,15 +2,19 @@
 
 The order is what makes refusals free and accounting exact: everything that can be decided
 without AWS (identity, body, model, price, a worst case larger than a whole limit) is decided
-first; then one transaction reserves the worst case; only a granted reservation reaches
-Bedrock; afterwards the reservation is settled to the real usage, released on a Bedrock error,
-or kept when Bedrock may have billed a call whose answer was lost.
+first; then one conditional write holds the worst case; only a granted hold reaches Bedrock,
+which runs the model at most once for it; afterwards the hold is settled to the real usage,
+released on a Bedrock error, or kept as the charge when Bedrock may have run a call whose
+answer was lost. A hold carries an expiry past the function's own deadline, so one whose
+Lambda died is found later and listed for reconciliation (see ``core/usage_item``).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,29 +39,33 @@ from bedrock_guard.core.accounting import (
     worst_case,
 )
 from bedrock_guard.core.pricing import Price
-from bedrock_guard.gate.bedrock_client import BedrockFailure, ConverseResult, converse
+from bedrock_guard.core.usage_item import Hold
+from bedrock_guard.gate.bedrock_client import (
+    BedrockClients,
+    BedrockFailure,
+    ConverseResult,
+    converse,
+)
 from bedrock_guard.gate.config import GateConfig
 from bedrock_guard.gate.metrics import RequestFacts, dimensions_for
 from bedrock_guard.gate.request import GateRequest, RequestError, parse_request
 from bedrock_guard.gate.responses import GateError, json_response
 from bedrock_guard.gate.usage_store import (
-    Conflict,
     Locked,
     OverBudget,
     Profile,
-    RegistryChanged,
     Reservation,
     Reserved,
     StoreError,
+    TooManyHolds,
     UsageStore,
 )
 
 logger = Logger(child=True)
 
-MAX_RESERVE_ATTEMPTS: Final = 6
-BACKOFF_BASE_SECONDS: Final = 0.02
-BACKOFF_CAP_SECONDS: Final = 0.5
 BUSY_RETRY_AFTER_SECONDS: Final = 1
+# A hold outlives the invocation that made it by this much before it counts as abandoned.
+HOLD_MARGIN_SECONDS: Final = 60
 
 
 def _utc_now() -> datetime:
@@ -68,7 +76,8 @@ def _utc_now() -> datetime:
 class GateRuntime:
     """What a container keeps between requests: configuration, clients, registry cache.
 
-    ``clock``, ``sleep`` and ``jitter`` are here so that tests can pin time and backoff.
+    ``clock``, ``sleep`` and ``jitter`` are here so that tests can pin time and the backoff
+    of Bedrock retries.
     """
 
     config: GateConfig
@@ -80,6 +89,17 @@ class GateRuntime:
 
 
 @dataclass(frozen=True, slots=True)
+class Admission:
+    """A granted hold, the profile and limits it was granted under, and abandoned holds of the
+    same caller found on the way (moved out of the month item once the request is answered)."""
+
+    reservation: Reservation
+    profile: Profile
+    limits: Limits
+    expired: tuple[Hold, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class GateCall:
     """The parts of an API Gateway event the gate uses; identity comes from requestContext."""
 
@@ -87,11 +107,7 @@ class GateCall:
     body: str | None
     is_base64: bool
     request_id: str
-
-
-def backoff_seconds(attempt: int, jitter: float) -> float:
-    """Full-jitter exponential backoff before reservation attempt ``attempt + 1``."""
-    return jitter * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0**attempt)
+    time_left_seconds: float = 900.0
 
 
 def serve(runtime: GateRuntime, call: GateCall, facts: RequestFacts) -> dict[str, Any]:
@@ -140,40 +156,60 @@ def _serve(runtime: GateRuntime, call: GateCall, facts: RequestFacts) -> dict[st
     period = period_of(runtime.clock())
     input_bound = input_token_bound(request.message_texts(), request.system_texts())
     worst = worst_case(input_bound, request.max_tokens, price)
-    reservation, profile, limits = _reserve(
-        runtime, principal, request=request, worst=worst, period=period, facts=facts
+    admitted = _reserve(
+        runtime, call, principal, request=request, worst=worst, period=period, facts=facts
     )
+    reservation, profile, limits = admitted.reservation, admitted.profile, admitted.limits
     _log_tags(request, profile)
 
     facts.approved = True
     try:
-        result = converse(runtime.bedrock, route.target, request)
-    except BedrockFailure as failure:
-        facts.failed = True
-        _after_failure(
+        try:
+            result = converse(
+                _bedrock_client(runtime, request),
+                route.target,
+                request,
+                attempts=config.bedrock_max_attempts,
+                sleep=runtime.sleep,
+                jitter=runtime.jitter,
+            )
+        except BedrockFailure as failure:
+            facts.failed = True
+            _after_failure(
+                runtime,
+                reservation=reservation,
+                profile=profile,
+                limits=limits,
+                failure=failure,
+                facts=facts,
+            )
+            raise GateError(
+                failure.status,
+                failure.code,
+                failure.message,
+                retry_after=BUSY_RETRY_AFTER_SECONDS if failure.status == 429 else None,
+            ) from failure
+        return _settled(
             runtime,
+            call=call,
             reservation=reservation,
             profile=profile,
             limits=limits,
-            failure=failure,
+            price=price,
+            result=result,
             facts=facts,
         )
-        raise GateError(
-            failure.status,
-            failure.code,
-            failure.message,
-            retry_after=BUSY_RETRY_AFTER_SECONDS if failure.status == 429 else None,
-        ) from failure
-    return _settled(
-        runtime,
-        call=call,
-        reservation=reservation,
-        profile=profile,
-        limits=limits,
-        price=price,
-        result=result,
-        facts=facts,
-    )
+    finally:
+        if admitted.expired:
+            _sweep(runtime, reservation, admitted.expired)
+
+
+def _bedrock_client(runtime: GateRuntime, request: GateRequest) -> Any:
+    """The client whose read timeout fits this request (a single client serves every request
+    when a test or tool set one)."""
+    if isinstance(runtime.bedrock, BedrockClients):
+        return runtime.bedrock.client_for(request.max_tokens)
+    return runtime.bedrock
 
 
 def _limits_for(config: GateConfig, profile: Profile) -> Limits:
@@ -217,19 +253,19 @@ def _admissible(config: GateConfig, profile: Profile, worst: Charge, facts: Requ
 
 def _reserve(
     runtime: GateRuntime,
+    call: GateCall,
     principal: str,
     *,
     request: GateRequest,
     worst: Charge,
     period: Period,
     facts: RequestFacts,
-) -> tuple[Reservation, Profile, Limits]:
+) -> Admission:
     """Reserve the worst case, or raise the refusal; DynamoDB failures never reach Bedrock."""
     try:
         profile, limits = _admit(runtime, principal, request.model, worst, facts)
-        return _reserve_loop(
-            runtime, profile, limits, alias=request.model, worst=worst, period=period, facts=facts
-        )
+        hold = _new_hold(runtime, call, worst, period)
+        return _hold(runtime, profile, limits, hold=hold, period=period, facts=facts)
     except StoreError as error:
         facts.failed = True
         logger.exception("DynamoDB failed before Bedrock was called")
@@ -259,80 +295,112 @@ def _admit(
     return profile, _admissible(config, profile, worst, facts)
 
 
-def _reserve_loop(
+def _new_hold(runtime: GateRuntime, call: GateCall, worst: Charge, period: Period) -> Hold:
+    """A hold of ``worst`` that expires once this invocation must have ended, plus a margin."""
+    now = runtime.clock().timestamp()
+    return Hold(
+        hold_id=uuid.uuid4().hex[:16],
+        charge=worst,
+        day=period.day,
+        expires_at=math.ceil(now + call.time_left_seconds) + HOLD_MARGIN_SECONDS,
+        request_id=call.request_id,
+    )
+
+
+def _hold(
     runtime: GateRuntime,
     profile: Profile,
     limits: Limits,
     *,
-    alias: str,
-    worst: Charge,
+    hold: Hold,
     period: Period,
     facts: RequestFacts,
-) -> tuple[Reservation, Profile, Limits]:
-    """Attempt the reservation transaction until it is granted or refused for good."""
+) -> Admission:
+    """Place the hold, or raise the refusal."""
     store = runtime.store
-    registry_retried = False
-    conflicts = 0
-    while True:
-        outcome = store.reserve(
-            profile, period, worst, caps(limits, worst), now=runtime.clock().timestamp()
+    outcome = store.reserve(
+        profile.principal,
+        period,
+        hold,
+        caps(limits, hold.charge),
+        now=runtime.clock().timestamp(),
+    )
+    if isinstance(outcome, Reserved):
+        return Admission(outcome.reservation, profile, limits, outcome.expired)
+    facts.denied = True
+    if isinstance(outcome, Locked):
+        logger.warning("caller is locked", extra={"locked_by": sorted(outcome.holders)})
+        raise GateError(
+            403,
+            "Locked",
+            "this caller is locked out of Bedrock after exceeding its budget alarms; "
+            "contact the platform team",
         )
-        if isinstance(outcome, Reserved):
-            return outcome.reservation, profile, limits
-        if isinstance(outcome, Locked):
-            facts.denied = True
-            logger.warning("caller is locked", extra={"locked_by": sorted(outcome.holders)})
-            raise GateError(
-                403,
-                "Locked",
-                "this caller is locked out of Bedrock after exceeding its budget alarms; "
-                "contact the platform team",
-            )
-        if isinstance(outcome, OverBudget):
-            facts.denied = True
-            raise _over_budget(
-                runtime,
-                profile=profile,
-                limits=limits,
-                used=outcome.used,
-                worst=worst,
-                period=period,
-                facts=facts,
-            )
-        if isinstance(outcome, RegistryChanged):
-            # The failed check carried the stored profile: cache it and retry once with it.
-            store.remember(outcome.profile)
-            if registry_retried:
-                facts.failed = True
-                raise _busy("the caller's registry entry kept changing")
-            registry_retried = True
-            profile = outcome.profile
-            facts.dimensions = dimensions_for(alias, profile)
-            limits = _admissible(runtime.config, profile, worst, facts)
-            continue
-        assert isinstance(outcome, Conflict)  # the only outcome left: retry after a backoff
-        conflicts += 1
-        logger.info(
-            "reservation conflicted", extra={"attempt": conflicts, "reasons": outcome.reasons}
+    if isinstance(outcome, TooManyHolds):
+        raise GateError(
+            429,
+            "TooManyInFlight",
+            f"this caller already has {outcome.in_flight} requests in flight, the most the "
+            "gate holds at once for one caller; retry when some have finished",
+            details={"limit": "in_flight", "limitValue": outcome.in_flight},
+            retry_after=BUSY_RETRY_AFTER_SECONDS,
         )
-        if conflicts >= MAX_RESERVE_ATTEMPTS:
-            facts.failed = True
-            raise _busy("concurrent requests kept conflicting")
-        runtime.sleep(backoff_seconds(conflicts, runtime.jitter()))
+    assert isinstance(outcome, OverBudget)
+    raise _over_budget(
+        runtime,
+        profile=profile,
+        limits=limits,
+        used=outcome.used,
+        worst=hold.charge,
+        period=period,
+        facts=facts,
+    )
 
 
 def _release_unconfirmed(store: UsageStore, reservation: Reservation) -> None:
-    """Undo a reservation that may have committed unseen; a no-op if it never did."""
+    """Undo a hold that may have been written unseen; a no-op if it never was."""
     try:
         released = store.release(reservation)
     except StoreError:
         logger.exception(
-            "could not release an unconfirmed reservation; it may stay charged",
-            extra={"marker": reservation.marker, "month": reservation.period.month},
+            "could not release an unconfirmed hold; it stays charged until it expires and "
+            "is listed for reconciliation",
+            extra=_hold_fields(reservation),
         )
         return
     if released is not None:
-        logger.warning("released a reservation whose commit was not confirmed")
+        logger.warning("released a hold whose write was not confirmed")
+
+
+def _hold_fields(reservation: Reservation) -> dict[str, Any]:
+    hold = reservation.hold
+    return {
+        "hold_id": hold.hold_id,
+        "month": reservation.period.month,
+        "request_id": hold.request_id,
+        "hold_expires_at": hold.expires_at,
+    }
+
+
+def _sweep(runtime: GateRuntime, reservation: Reservation, expired: tuple[Hold, ...]) -> None:
+    """Move abandoned holds out of the caller's month item; best effort, after the answer."""
+    try:
+        moved = runtime.store.sweep(
+            reservation.principal,
+            reservation.period.month,
+            expired,
+            now=runtime.clock().timestamp(),
+        )
+    except StoreError:
+        logger.exception("could not list expired holds; the next request tries again")
+        return
+    logger.warning(
+        "expired holds listed for reconciliation; their worst case stays charged",
+        extra={
+            "moved": moved,
+            "holds": [{"hold_id": h.hold_id, "request_id": h.request_id} for h in expired],
+        },
+    )
 
 
 def _busy(why: str) -> GateError:
@@ -405,10 +473,12 @@ def _after_failure(
         else:
             counters = store.release(reservation)
     except StoreError:
-        # The reservation stays in the counters: over-charged by it, never under-charged.
+        # The hold stays in the counters: over-charged by it, never under-charged, until it
+        # expires and is listed for reconciliation with what Bedrock logged.
+        facts.settle_failed = True
         logger.exception(
-            "could not release the reservation; it stays charged",
-            extra={"marker": reservation.marker, "month": reservation.period.month},
+            "could not release the hold; it stays charged until reconciled",
+            extra=_hold_fields(reservation),
         )
         return
     _note_percent(profile, limits, counters, facts)
@@ -438,9 +508,13 @@ def _settled(
     try:
         counters = runtime.store.settle(reservation, actual)
     except StoreError:
+        # Recorded, never dropped: the hold keeps the worst case charged until it expires and
+        # is listed; this line carries what an exact reconciliation needs.
+        facts.settle_failed = True
         logger.exception(
-            "could not settle; the reserved worst case stays charged",
-            extra={"marker": reservation.marker, "month": reservation.period.month},
+            "could not settle; the worst case stays charged until reconciled",
+            extra=_hold_fields(reservation)
+            | {"actual_tokens": actual.tokens, "actual_usd": str(actual.usd)},
         )
         counters = None
     _note_percent(profile, limits, counters, facts)

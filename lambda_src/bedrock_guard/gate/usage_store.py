@@ -1,22 +1,28 @@
 """DynamoDB side of the token gate: registry reads (cached), reservation, settlement, release.
 
-An allowed request costs two round trips in a warm container: one ``TransactWriteItems`` that
-reserves the worst case (and checks registry and lock in the same atomic step), and one
-``UpdateItem`` that settles it. The registry cache is therefore safe: every reservation proves
-that the cached profile is still the stored one, or fails and returns the stored one.
+An allowed request costs two writes to one item, the caller's month item
+(:mod:`bedrock_guard.core.usage_item`): one conditional ``UpdateItem`` adds the worst case to
+every window and records a hold, one removes the hold and replaces the worst case by the actual
+use. Neither is a transaction, so a caller's concurrent requests are serialised by DynamoDB
+instead of cancelling each other, and the only writes that can meet a transaction on that
+item are the ledger's rare lock changes (``TransactionConflictException``, retried here).
 
-Each reservation also writes a marker attribute ``rsv_<id>`` (its tokens, USD, day and time)
-into the month item; settle and release remove it under the condition that it still exists.
-That makes both idempotent (a retried settle can never subtract twice) and leaves a visible
-trace of reservations whose Lambda died before settling.
+Every write is idempotent by its hold id: a reservation's condition requires the hold to be
+absent (a retry after a lost answer finds it and knows the first attempt committed), and a
+settle or release requires it present (a retry cannot subtract twice).
+
+The registry is cached per container for at most ``registry_ttl`` seconds: a change of tier or
+registration takes effect within that bound. A cached profile never refuses a caller on its
+own: the gate reads the registry again before refusing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import random
 import time
-import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
@@ -27,27 +33,42 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bedrock_guard.core import keys
 from bedrock_guard.core.accounting import WINDOWS, Amount, Charge, Counters, Period, Window
 from bedrock_guard.core.aws_errors import error_code
+from bedrock_guard.core.usage_item import (
+    HOLDS,
+    MAX_HOLDS_IN_FLIGHT,
+    Hold,
+    expired_hold_key,
+    holds_of,
+    is_opened,
+    locked_by,
+    number,
+)
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
 
 REGISTRY_CACHE_SIZE: Final = 1024
-MARKER_PREFIX: Final = "rsv_"
-# Order of the actions in the reservation transaction (CancellationReasons follow it).
-_REGISTRY, _LOCK, _USAGE = 0, 1, 2
+REGISTRY_TTL_SECONDS: Final = 60.0
+# Writes that meet a ledger transaction, throttles and lost answers are retried this often,
+# with full-jitter backoff from 25 ms up to 1 s, and never started after WRITE_RETRY_SECONDS.
+WRITE_ATTEMPTS: Final = 8
+WRITE_RETRY_SECONDS: Final = 5.0
+WRITE_BACKOFF_BASE_SECONDS: Final = 0.025
+WRITE_BACKOFF_CAP_SECONDS: Final = 1.0
+# Expired holds moved out of the month item by one request at most (the rest by the next).
+SWEEP_BATCH: Final = 8
 
-_THROTTLE_CODES: Final = frozenset(
+TRANSACTION_CONFLICT: Final = "TransactionConflictException"
+CONDITION_FAILED: Final = "ConditionalCheckFailedException"
+_RETRYABLE_CODES: Final = frozenset(
     {
+        TRANSACTION_CONFLICT,
         "ProvisionedThroughputExceededException",
         "ThrottlingException",
         "RequestLimitExceeded",
-        "LimitExceededException",
         "InternalServerError",
         "ServiceUnavailable",
     }
-)
-_THROTTLE_REASONS: Final = frozenset(
-    {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 )
 # Every window's counter gets ``:tokens`` or ``:usd`` (names from :func:`_window_names`).
 _ADD_WINDOWS: Final = ", ".join(
@@ -59,8 +80,8 @@ _deserializer = TypeDeserializer()
 class StoreError(Exception):
     """DynamoDB failed for a reason other than a condition. ``transient`` errors answer 503.
 
-    ``unconfirmed`` is a reservation whose transaction may have committed although its answer
-    was lost; releasing it is safe either way (release is conditional on its marker).
+    ``unconfirmed`` is a reservation whose write may have committed although its answer was
+    lost; releasing it is safe either way (release is conditional on its hold).
     """
 
     def __init__(
@@ -100,21 +121,33 @@ def profile_from_item(principal: str, item: Item | None) -> Profile:
 
 
 class RegistryCache:
-    """Least-recently-used profiles of this container, bounded so that many callers (or API
-    keys) cannot grow it without limit."""
+    """Least-recently-used profiles of this container, each trusted for ``ttl`` seconds and
+    bounded in number so that many callers (or API keys) cannot grow it without limit."""
 
-    def __init__(self, size: int = REGISTRY_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        size: int = REGISTRY_CACHE_SIZE,
+        ttl: float = REGISTRY_TTL_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._size = size
-        self._entries: OrderedDict[str, Profile] = OrderedDict()
+        self._ttl = ttl
+        self._monotonic = monotonic
+        self._entries: OrderedDict[str, tuple[Profile, float]] = OrderedDict()
 
     def get(self, principal: str) -> Profile | None:
-        profile = self._entries.get(principal)
-        if profile is not None:
-            self._entries.move_to_end(principal)
+        entry = self._entries.get(principal)
+        if entry is None:
+            return None
+        profile, read_at = entry
+        if self._monotonic() - read_at >= self._ttl:
+            del self._entries[principal]
+            return None
+        self._entries.move_to_end(principal)
         return profile
 
     def put(self, profile: Profile) -> None:
-        self._entries[profile.principal] = profile
+        self._entries[profile.principal] = (profile, self._monotonic())
         self._entries.move_to_end(profile.principal)
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)
@@ -135,13 +168,17 @@ class Reservation:
 
     principal: str
     period: Period
-    charge: Charge
-    marker: str
+    hold: Hold
+
+    @property
+    def charge(self) -> Charge:
+        return self.hold.charge
 
 
 @dataclass(frozen=True, slots=True)
 class Reserved:
     reservation: Reservation
+    expired: tuple[Hold, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,31 +187,19 @@ class Locked:
 
 
 @dataclass(frozen=True, slots=True)
-class RegistryChanged:
-    profile: Profile
-
-
-@dataclass(frozen=True, slots=True)
 class OverBudget:
     used: Counters
 
 
 @dataclass(frozen=True, slots=True)
-class Conflict:
-    reasons: tuple[str, ...]
+class TooManyHolds:
+    in_flight: int
 
 
-ReserveOutcome = Reserved | Locked | RegistryChanged | OverBudget | Conflict
+ReserveOutcome = Reserved | Locked | OverBudget | TooManyHolds
 
 
-def _n(value: Amount) -> AttributeValue:
-    # Plain notation without trailing zeros: exact, and what DynamoDB itself stores.
-    if isinstance(value, int):
-        return {"N": str(value)}
-    return {"N": format(value.normalize(), "f")}
-
-
-def _numbers(attributes: Item) -> dict[str, Decimal]:
+def _numbers(attributes: Mapping[str, Any]) -> dict[str, Decimal]:
     return {
         name: Decimal(value["N"])
         for name, value in attributes.items()
@@ -182,13 +207,33 @@ def _numbers(attributes: Item) -> dict[str, Decimal]:
     }
 
 
-class UsageStore:
-    """The gate's reads and writes of the shared table, through a low-level DynamoDB client."""
+def backoff_seconds(attempt: int, jitter: float) -> float:
+    """Full-jitter exponential backoff before write attempt ``attempt + 1``."""
+    return jitter * min(WRITE_BACKOFF_CAP_SECONDS, WRITE_BACKOFF_BASE_SECONDS * 2.0**attempt)
 
-    def __init__(self, client: Any, table_name: str, cache: RegistryCache | None = None) -> None:
+
+class UsageStore:
+    """The gate's reads and writes of the shared table, through a low-level DynamoDB client.
+
+    ``sleep`` and ``jitter`` drive the retry backoff and are replaceable in tests.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        cache: RegistryCache | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.table_name = table_name
         self.cache = cache if cache is not None else RegistryCache()
+        self.sleep = sleep
+        self.jitter = jitter
+        self.monotonic = monotonic
 
     # Registry -------------------------------------------------------------------------------
 
@@ -211,141 +256,141 @@ class UsageStore:
         self.cache.put(profile)
         return profile
 
-    def remember(self, profile: Profile) -> None:
-        self.cache.put(profile)
-
-    def forget(self, principal: str) -> None:
-        self.cache.drop(principal)
-
     # Reservation ----------------------------------------------------------------------------
 
     def reserve(
         self,
-        profile: Profile,
+        principal: str,
         period: Period,
-        charge: Charge,
+        hold: Hold,
         caps: Mapping[Window, Amount],
         *,
-        now: float | None = None,
+        now: float,
     ) -> ReserveOutcome:
-        """Hold ``charge`` in every window of ``period`` in one transaction, which succeeds only
-        if the registry item is still ``profile``, the caller is not locked, and every limited
-        window has used at most its cap (``limit - charge``)."""
-        token = uuid.uuid4().hex
-        reservation = Reservation(profile.principal, period, charge, f"{MARKER_PREFIX}{token}")
-        items = [
-            {"ConditionCheck": self._registry_check(profile)},
-            {"ConditionCheck": self._lock_check(profile.principal)},
-            {"Update": self._usage_update(reservation, caps, now or time.time())},
-        ]
-        try:
-            # The token makes botocore's own retries of this call idempotent.
-            self.client.transact_write_items(TransactItems=items, ClientRequestToken=token)
-        except ClientError as error:
-            if error_code(error) != "TransactionCanceledException":
-                failure = _store_error("TransactWriteItems", error)
-                if failure.transient:  # a 5xx or throttle after retries: outcome unknown
-                    failure.unconfirmed = reservation
-                raise failure from error
-            return self._cancelled(profile, period, error)
-        except BotoCoreError as error:
-            raise StoreError(
-                f"TransactWriteItems failed: {error}", transient=True, unconfirmed=reservation
-            ) from error
-        return Reserved(reservation)
+        """Hold ``hold.charge`` in every window of ``period`` with one conditional write, which
+        succeeds only if the month is opened, the caller is not locked, fewer than
+        :data:`MAX_HOLDS_IN_FLIGHT` holds are in flight and every limited window has used at
+        most its cap (``limit - charge``). A month not yet opened is opened first, and a full
+        set of holds is relieved of expired ones first."""
+        reservation = Reservation(principal, period, hold)
+        opened = swept = False
+        while True:
+            try:
+                response = self._call("update_item", **self._reserve_params(reservation, caps))
+            except _ConditionFailed as failed:
+                item = failed.item
+                if hold.hold_id in _hold_ids(item):
+                    return Reserved(reservation)  # an earlier attempt committed unseen
+                if locked_by(item):
+                    return Locked(locked_by(item))
+                if not is_opened(item):
+                    if opened:
+                        raise StoreError(
+                            "the month item did not stay open", transient=True
+                        ) from None
+                    opened = True
+                    holders = self.open_month(principal, period)
+                    if holders:
+                        return Locked(holders)
+                    continue
+                holds = holds_of(item)
+                expired = [h for h in holds if h.expires_at < now]
+                if len(holds) >= MAX_HOLDS_IN_FLIGHT and expired and not swept:
+                    swept = True
+                    self.sweep(principal, period.month, expired, now=now)
+                    continue
+                return _refusal(item, period, holds)
+            except StoreError as error:
+                if error.transient:  # a lost answer: the write may have committed
+                    error.unconfirmed = reservation
+                raise
+            expired_now = tuple(
+                h
+                for h in holds_of(response.get("Attributes", {}))
+                if h.expires_at < now and h.hold_id != hold.hold_id
+            )
+            return Reserved(reservation, expired_now[:SWEEP_BATCH])
 
-    def _registry_check(self, profile: Profile) -> dict[str, Any]:
-        names = {"#pk": keys.PK}
-        values: Item = {}
-        if not profile.registered:
-            condition = "attribute_not_exists(#pk)"
-        else:
-            terms = ["attribute_exists(#pk)"]
-            for index, name in enumerate(keys.PROFILE_ATTRIBUTES):
-                names[f"#a{index}"] = name
-                if name in profile.attributes:
-                    values[f":a{index}"] = profile.attributes[name]
-                    terms.append(f"#a{index} = :a{index}")
-                else:
-                    terms.append(f"attribute_not_exists(#a{index})")
-            condition = " AND ".join(terms)
-        check: dict[str, Any] = {
-            "TableName": self.table_name,
-            "Key": keys.attribute_values(keys.caller_key(profile.principal)),
-            "ConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
-        if values:
-            check["ExpressionAttributeValues"] = values
-        return check
-
-    def _lock_check(self, principal: str) -> dict[str, Any]:
-        return {
-            "TableName": self.table_name,
-            "Key": keys.attribute_values(keys.lock_state_key(principal)),
-            "ConditionExpression": "attribute_not_exists(#locked)",
-            "ExpressionAttributeNames": {"#locked": keys.LOCKED_BY},
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
-
-    def _usage_update(
-        self, reservation: Reservation, caps: Mapping[Window, Amount], now: float
+    def _reserve_params(
+        self, reservation: Reservation, caps: Mapping[Window, Amount]
     ) -> dict[str, Any]:
-        period, charge = reservation.period, reservation.charge
-        names = _window_names(period) | {"#exp": keys.TTL_ATTRIBUTE, "#rsv": reservation.marker}
+        period, hold = reservation.period, reservation.hold
+        names = _window_names(period) | {
+            "#holds": HOLDS,
+            "#h": hold.hold_id,
+            "#lb": keys.LOCKED_BY,
+        }
         values: Item = {
-            ":tokens": _n(charge.tokens),
-            ":usd": _n(charge.usd),
-            ":exp": _n(period.expires_at),
-            ":rsv": _marker_value(charge, period, now),
+            ":tokens": number(hold.charge.tokens),
+            ":usd": number(hold.charge.usd),
+            ":hold": hold.attribute_value(),
+            ":most": number(MAX_HOLDS_IN_FLIGHT),
         }
-        update: dict[str, Any] = {
-            "TableName": self.table_name,
-            "Key": keys.attribute_values(keys.usage_key(reservation.principal, period.month)),
-            "UpdateExpression": f"ADD {_ADD_WINDOWS} SET #exp = :exp, #rsv = :rsv",
-            "ExpressionAttributeNames": names,
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
-        terms = []
+        terms = [
+            "attribute_exists(#holds)",
+            "attribute_not_exists(#lb)",
+            "attribute_not_exists(#holds.#h)",
+            "size(#holds) < :most",
+        ]
         for i, window in enumerate(WINDOWS):
             if window in caps:
-                values[f":cap{i}"] = _n(caps[window])
+                values[f":cap{i}"] = number(caps[window])
                 terms.append(f"(attribute_not_exists(#w{i}) OR #w{i} <= :cap{i})")
-        if terms:
-            update["ConditionExpression"] = " AND ".join(terms)
-        update["ExpressionAttributeValues"] = values
-        return update
+        return {
+            "TableName": self.table_name,
+            "Key": keys.attribute_values(keys.usage_key(reservation.principal, period.month)),
+            "UpdateExpression": f"ADD {_ADD_WINDOWS} SET #holds.#h = :hold",
+            "ConditionExpression": " AND ".join(terms),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ReturnValues": "ALL_NEW",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
 
-    def _cancelled(self, profile: Profile, period: Period, error: ClientError) -> ReserveOutcome:
-        reasons = error.response.get("CancellationReasons") or []
-        codes = tuple(str(r.get("Code", "None")) for r in reasons)
+    def open_month(self, principal: str, period: Period) -> frozenset[str]:
+        """Open the caller's month item unless the caller is locked; the lock holders if so.
 
-        def failed(index: int) -> dict[str, Any] | None:
-            if index < len(reasons) and reasons[index].get("Code") == "ConditionalCheckFailed":
-                reason: dict[str, Any] = reasons[index]
-                return reason
-            return None
-
-        if (lock := failed(_LOCK)) is not None:
-            holders = lock.get("Item", {}).get(keys.LOCKED_BY, {}).get("SS", [])
-            return Locked(frozenset(holders))
-        if (registry := failed(_REGISTRY)) is not None:
-            # The failed check returns the stored item: no extra read is needed.
-            return RegistryChanged(profile_from_item(profile.principal, registry.get("Item")))
-        if (usage := failed(_USAGE)) is not None:
-            return OverBudget(Counters.from_numbers(_numbers(usage.get("Item", {})), period))
-        if any(code in _THROTTLE_REASONS for code in codes):
-            raise StoreError(f"reservation throttled: {codes}", transient=True)
-        if any(code == "TransactionConflict" for code in codes):
-            return Conflict(codes)
-        raise StoreError(f"reservation cancelled: {codes}", transient=False)
+        The lock state is read first (strongly consistent); the write then refuses if a ledger
+        transaction mirrored a lock into the item in between, so no order of the two loses it.
+        """
+        state = self._call(
+            "get_item",
+            TableName=self.table_name,
+            Key=keys.attribute_values(keys.lock_state_key(principal)),
+            ConsistentRead=True,
+        )
+        holders = locked_by(state.get("Item", {}))
+        if holders:
+            return holders
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table_name,
+                Key=keys.attribute_values(keys.usage_key(principal, period.month)),
+                UpdateExpression=(
+                    "SET #holds = if_not_exists(#holds, :empty), #exp = if_not_exists(#exp, :exp)"
+                ),
+                ConditionExpression="attribute_not_exists(#lb)",
+                ExpressionAttributeNames={
+                    "#holds": HOLDS,
+                    "#exp": keys.TTL_ATTRIBUTE,
+                    "#lb": keys.LOCKED_BY,
+                },
+                ExpressionAttributeValues={
+                    ":empty": {"M": {}},
+                    ":exp": number(period.expires_at),
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except _ConditionFailed as failed:
+            return locked_by(failed.item)
+        return frozenset()
 
     # Settlement -----------------------------------------------------------------------------
 
     def settle(self, reservation: Reservation, actual: Charge) -> Counters | None:
         """Replace the reservation by the actual charge; the new counters of its period, or
-        ``None`` when it had already been settled or released."""
+        ``None`` when it had already been settled, released or expired."""
         return self._finish(reservation, actual.minus(reservation.charge))
 
     def release(self, reservation: Reservation) -> Counters | None:
@@ -355,54 +400,114 @@ class UsageStore:
     def _finish(self, reservation: Reservation, delta: Charge) -> Counters | None:
         period = reservation.period
         try:
-            response = self.client.update_item(
+            response = self._call(
+                "update_item",
                 TableName=self.table_name,
                 Key=keys.attribute_values(keys.usage_key(reservation.principal, period.month)),
-                UpdateExpression=f"ADD {_ADD_WINDOWS} REMOVE #rsv",
-                ConditionExpression="attribute_exists(#rsv)",
-                ExpressionAttributeNames=_window_names(period) | {"#rsv": reservation.marker},
-                ExpressionAttributeValues={":tokens": _n(delta.tokens), ":usd": _n(delta.usd)},
+                UpdateExpression=f"ADD {_ADD_WINDOWS} REMOVE #holds.#h",
+                ConditionExpression="attribute_exists(#holds.#h)",
+                ExpressionAttributeNames=_window_names(period)
+                | {"#holds": HOLDS, "#h": reservation.hold.hold_id},
+                ExpressionAttributeValues={
+                    ":tokens": number(delta.tokens),
+                    ":usd": number(delta.usd),
+                },
                 ReturnValues="UPDATED_NEW",
             )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return None
-            raise _store_error("UpdateItem", error) from error
-        except BotoCoreError as error:
-            raise StoreError(f"UpdateItem failed: {error}", transient=True) from error
+        except _ConditionFailed:
+            return None
         return Counters.from_numbers(_numbers(response.get("Attributes", {})), period)
+
+    # Expired holds --------------------------------------------------------------------------
+
+    def sweep(self, principal: str, month: str, expired: Sequence[Hold], *, now: float) -> int:
+        """List expired holds as ``HOLD#`` records and remove them from the month item; their
+        charge stays in the counters. Each step is conditional, so a crash between the two, or
+        two containers sweeping at once, leaves nothing listed twice or lost. The number moved.
+        """
+        moved = 0
+        for hold in expired[:SWEEP_BATCH]:
+            record = keys.attribute_values(expired_hold_key(principal, month, hold.hold_id)) | {
+                "tokens": number(hold.charge.tokens),
+                "usd": number(hold.charge.usd),
+                "day": {"S": hold.day},
+                "request_id": {"S": hold.request_id},
+                "hold_expired_at": number(hold.expires_at),
+                "swept_at": number(int(now)),
+            }
+            # Listed by an earlier sweep that stopped before the removal: nothing to add.
+            with contextlib.suppress(_ConditionFailed):
+                self._call(
+                    "put_item",
+                    TableName=self.table_name,
+                    Item=record,
+                    ConditionExpression="attribute_not_exists(#pk)",
+                    ExpressionAttributeNames={"#pk": keys.PK},
+                )
+            try:
+                self._call(
+                    "update_item",
+                    TableName=self.table_name,
+                    Key=keys.attribute_values(keys.usage_key(principal, month)),
+                    UpdateExpression="REMOVE #holds.#h",
+                    ConditionExpression="#holds.#h.#x < :now",
+                    ExpressionAttributeNames={"#holds": HOLDS, "#h": hold.hold_id, "#x": "x"},
+                    ExpressionAttributeValues={":now": number(int(now))},
+                )
+            except _ConditionFailed:
+                continue  # settled or swept meanwhile
+            moved += 1
+        return moved
 
     # Plumbing -------------------------------------------------------------------------------
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        try:
-            response: dict[str, Any] = getattr(self.client, operation)(**params)
-        except ClientError as error:
-            raise _store_error(operation, error) from error
-        except BotoCoreError as error:
-            raise StoreError(f"{operation} failed: {error}", transient=True) from error
-        return response
+        """Run one idempotent client call, retrying what DynamoDB asks to be retried (botocore's
+        standard mode does not retry ``TransactionConflictException``)."""
+        method = getattr(self.client, operation)
+        give_up_at = self.monotonic() + WRITE_RETRY_SECONDS
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                response: dict[str, Any] = method(**params)
+                return response
+            except ClientError as error:
+                code = error_code(error)
+                if code == CONDITION_FAILED:
+                    raise _ConditionFailed(error.response.get("Item") or {}) from error
+                if code not in _RETRYABLE_CODES:
+                    raise StoreError(f"{operation} failed: {code}", transient=False) from error
+                failure = StoreError(f"{operation} failed: {code}", transient=True)
+            except BotoCoreError as error:
+                failure = StoreError(f"{operation} failed: {error}", transient=True)
+            if attempt + 1 == WRITE_ATTEMPTS or self.monotonic() >= give_up_at:
+                break
+            self.sleep(backoff_seconds(attempt, self.jitter()))
+        raise failure
+
+
+class _ConditionFailed(Exception):
+    """A condition failed; ``item`` is the stored item (``ALL_OLD``), empty if there is none."""
+
+    def __init__(self, item: Item) -> None:
+        super().__init__("condition failed")
+        self.item = item
+
+
+def _refusal(item: Mapping[str, Any], period: Period, holds: Sequence[Hold]) -> ReserveOutcome:
+    """Why a reservation's condition failed on an opened, unlocked month item."""
+    if len(holds) >= MAX_HOLDS_IN_FLIGHT:
+        return TooManyHolds(len(holds))
+    return OverBudget(Counters.from_numbers(_numbers(item), period))
+
+
+def _hold_ids(item: Mapping[str, Any]) -> frozenset[str]:
+    stored = item.get(HOLDS, {}).get("M") if isinstance(item.get(HOLDS), Mapping) else None
+    return frozenset(stored) if isinstance(stored, Mapping) else frozenset()
 
 
 def _window_names(period: Period) -> dict[str, str]:
     """``#w<i>``: the counter attribute of window ``i`` of :data:`WINDOWS` in ``period``."""
     return {f"#w{i}": period.attribute(w) for i, w in enumerate(WINDOWS)}
-
-
-def _marker_value(charge: Charge, period: Period, now: float) -> AttributeValue:
-    return {
-        "M": {
-            "tokens": _n(charge.tokens),
-            "usd": _n(charge.usd),
-            "day": {"S": period.day},
-            "at": _n(int(now)),
-        }
-    }
-
-
-def _store_error(operation: str, error: ClientError) -> StoreError:
-    code = error_code(error)
-    return StoreError(f"{operation} failed: {code}", transient=code in _THROTTLE_CODES)
 
 
 def deserialize(item: Item) -> dict[str, Any]:

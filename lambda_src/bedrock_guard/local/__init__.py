@@ -1,6 +1,9 @@
 """Local stand-ins of AWS for tests, benchmarks and the demo: never packaged into the Lambda zip.
 
 - :mod:`.moto_server`: moto in server mode on 127.0.0.1 (DynamoDB, CloudWatch, SNS, IAM, ...).
+- :mod:`.dynamodb_rules`: an HTTP proxy in front of moto that applies DynamoDB's real rules
+  (transaction conflicts, idempotency tokens, the 400 KB limit, capacity units) and injects
+  faults, so that concurrency and failure tests prove something.
 - :mod:`.bedrock_stub`: an HTTP stand-in of the Bedrock Runtime Converse API
   (replies from :mod:`.converse_replies`).
 - :mod:`.lambda_events`: a Lambda context and API Gateway proxy events for the handlers.
