@@ -420,12 +420,9 @@ def _plain(value: dict[str, Any]) -> Any:
     return inner
 
 
-@pytest.fixture
-def world(aws: None) -> World:
-    """The ledger table, the deny policy, and the users and roles the tests lock."""
-    iam = boto3.client("iam")
-    ddb = boto3.client("dynamodb")
-    cloudwatch = boto3.client("cloudwatch")
+def seed_world(iam: Any, ddb: Any, cloudwatch: Any) -> World:
+    """The ledger table, the deny policy, and the users and roles the tests lock, on any
+    account (in-process moto, or a moto server behind the DynamoDB rules)."""
     create_guard_table(ddb, TABLE)
     iam.create_policy(PolicyName=POLICY_NAME, PolicyDocument=json.dumps(DENY_DOCUMENT))
     for user in ("alice", "bob"):
@@ -438,6 +435,12 @@ def world(aws: None) -> World:
     ):
         iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY)
     return World(iam=iam, ddb=ddb, cloudwatch=cloudwatch, table=TABLE, policy_arn=POLICY_ARN)
+
+
+@pytest.fixture
+def world(aws: None) -> World:
+    """The ledger table, the deny policy, and the users and roles the tests lock."""
+    return seed_world(boto3.client("iam"), boto3.client("dynamodb"), boto3.client("cloudwatch"))
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ RETRYABLE_ERRORS: Final = frozenset(
         "InternalServerError",  # the write may have been applied: safe, as every write repeats
     }
 )
-WRITE_ATTEMPTS: Final = 5
+WRITE_ATTEMPTS: Final = 8  # about 2 s of backoff on average, well inside the timeout
 BACKOFF_BASE_SECONDS: Final = 0.05
 BACKOFF_CAP_SECONDS: Final = 1.0
 
