@@ -29,8 +29,6 @@ logger = Logger()
 metrics = m.metrics
 
 SNS_SOURCE: Final = "aws:sns"
-SCHEDULE_SOURCE: Final = "aws.events"
-SCHEDULE_DETAIL_TYPE: Final = "Scheduled Event"
 
 # Init phase: a bad environment fails here, loudly, before any message is touched.
 CONFIG = load_config(os.environ)
@@ -47,7 +45,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Handle an SNS event; return a per-record summary, or raise if any record must retry.
 
     The daily scheduled event runs the lock audit instead."""
-    if is_scheduled(event):
+    if drift.is_scheduled(event):
         return run_audit(SERVICE)
     home = Home.from_function_arn(context.invoked_function_arn)
     records = process_event(event, SERVICE, home)
@@ -59,15 +57,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             f"{len(failed)} of {len(records)} records failed transiently: {', '.join(failed)}"
         )
     return summary
-
-
-def is_scheduled(event: object) -> bool:
-    """Whether the event is the schedule's (EventBridge), not an SNS delivery."""
-    return (
-        isinstance(event, Mapping)
-        and event.get("source") == SCHEDULE_SOURCE
-        and event.get("detail-type") == SCHEDULE_DETAIL_TYPE
-    )
 
 
 def run_audit(service: LockService) -> dict[str, Any]:

@@ -30,6 +30,18 @@ from bedrock_guard.enforcer.ledger import ledger_time
 from bedrock_guard.enforcer.lock_service import Home, LockService, PrincipalResult
 
 AUDIT_FIX: Final = "audit_fix"
+# The event an EventBridge schedule rule sends (modules/alarm-enforcer/audit.tf).
+SCHEDULE_SOURCE: Final = "aws.events"
+SCHEDULE_DETAIL_TYPE: Final = "Scheduled Event"
+
+
+def is_scheduled(event: object) -> bool:
+    """Whether a Lambda event is the audit schedule's (EventBridge), not an SNS delivery."""
+    return (
+        isinstance(event, Mapping)
+        and event.get("source") == SCHEDULE_SOURCE
+        and event.get("detail-type") == SCHEDULE_DETAIL_TYPE
+    )
 
 
 class DriftKind(StrEnum):
