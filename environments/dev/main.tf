@@ -5,7 +5,7 @@
 #   usage_plan (API keys, quotas) -> token_gate (token and dollar budgets) -> Bedrock
 #   aip_tenant profiles           -> token_gate model aliases
 #   token_gate caller alarms, aip_tenant token alarms -> alarm_enforcer topic -> deny policy
-#   budget (Bedrock spend)        -> optional budget action applying the same deny policy
+#   budget (Bedrock spend)        -> optional budget action applying its own copy of the deny policy
 
 data "aws_caller_identity" "current" {}
 
@@ -119,10 +119,12 @@ module "budget" {
   service_budget_limit_usd   = var.monthly_budget_usd
   subscriber_email_addresses = var.budget_emails
 
-  # The native second channel: at the threshold AWS Budgets itself attaches the enforcer's deny
-  # policy to the listed principals. Only an operator releases what it attached.
+  # The native second channel: at the threshold AWS Budgets itself attaches a deny policy to
+  # the listed principals. It is the budget module's own copy of the enforcer's document, not
+  # the enforcer's policy, so an alarm's OK (or the enforcer's audit) can never detach what
+  # Budgets attached, and Budgets never undoes an alarm's lock.
   budget_action = var.budget_action == null ? null : {
-    policy_arn     = module.alarm_enforcer.deny_policy_arn
+    policy_json    = module.alarm_enforcer.deny_policy_json
     users          = var.budget_action.users
     roles          = var.budget_action.roles
     groups         = var.budget_action.groups

@@ -1,4 +1,5 @@
-"""Lambda entry point: CloudWatch alarm changes delivered by SNS -> lock or release principals.
+"""Lambda entry point: CloudWatch alarm changes delivered by SNS -> lock or release principals;
+a daily scheduled event -> the lock audit (``LockDrift``).
 
 The handler only translates. Every record of the batch is handled and reported. A message is
 only a trigger: the service confirms it with CloudWatch before acting. Bad input is
@@ -18,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from aws_lambda_powertools.utilities.data_classes.sns_event import SNSEventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bedrock_guard.enforcer import drift
 from bedrock_guard.enforcer import metrics as m
 from bedrock_guard.enforcer.alarm_messages import DropReason, MessageError, parse_alarm_message
 from bedrock_guard.enforcer.config import load_config
@@ -40,7 +42,11 @@ class RetryableRecordsError(RuntimeError):
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Handle an SNS event; return a per-record summary, or raise if any record must retry."""
+    """Handle an SNS event; return a per-record summary, or raise if any record must retry.
+
+    The daily scheduled event runs the lock audit instead."""
+    if drift.is_scheduled(event):
+        return run_audit(SERVICE)
     home = Home.from_function_arn(context.invoked_function_arn)
     records = process_event(event, SERVICE, home)
     summary = {"dry_run": CONFIG.dry_run, "records": records}
@@ -51,6 +57,21 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             f"{len(failed)} of {len(records)} records failed transiently: {', '.join(failed)}"
         )
     return summary
+
+
+def run_audit(service: LockService) -> dict[str, Any]:
+    """Compare IAM with the ledger and publish ``LockDrift`` (0 included, so the alarm sees
+    data every day). Reports only: fixing is an operator's ``locks --audit --fix``."""
+    found = drift.audit(service)
+    m.count(m.LOCK_DRIFT, len(found))
+    for item in found:
+        logger.error(
+            f"lock drift: {item.kind} for {item.principal}; fix: {drift.FIXES[item.kind]} "
+            "(bedrock-guard locks --audit --fix)",
+            **item.as_dict(),
+        )
+    logger.info("lock audit", drift_count=len(found), by_kind=drift.summary(found))
+    return {"audit": [item.as_dict() for item in found]}
 
 
 def process_event(

@@ -1,5 +1,6 @@
 # The enforcer's role: it may attach and detach one policy (the deny policy) on users and roles
-# under the allowed paths, and nothing else in IAM. No iam:Put*Policy, no iam:PassRole, no
+# under the allowed paths, and nothing else in IAM (besides reading who has that policy, for the
+# daily audit). No iam:Put*Policy, no iam:PassRole, no
 # policy versions, no wildcard IAM actions; tests/terraform/test_enforcer_least_privilege.py
 # proves it from this file. It reads alarms to confirm every notification with CloudWatch, so
 # publishing to the topic alone cannot make it lock or release anyone.
@@ -120,6 +121,47 @@ data "aws_iam_policy_document" "enforcer" {
       variable = "dynamodb:LeadingKeys"
       values   = local.ledger_partition_patterns
     }
+  }
+
+  # Every change of a lock is written, in the same transaction, on the caller's month usage
+  # items too (locked_by, the copy the token gate reads per request; core/lock_marks.py).
+  # Those items are the gate's: the enforcer may only add or remove that mark and keep the
+  # month's TTL, never touch the counters.
+  statement {
+    sid       = "WriteGateLockMarks"
+    effect    = "Allow"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [local.ledger_table_arn]
+
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.usage_partition_patterns
+    }
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:Attributes"
+      values   = local.lock_mark_attributes
+    }
+  }
+
+  # The daily lock audit (enforcer/drift.py) compares the locks, the gate's marks and IAM's
+  # attachments of the deny policy: one filtered Scan (reads only; Scan takes no LeadingKeys
+  # condition), and the policy's own entities. GetPolicy tells a deleted deny policy apart
+  # from one attached to nobody.
+  statement {
+    sid       = "AuditLockLedger"
+    effect    = "Allow"
+    actions   = ["dynamodb:Scan"]
+    resources = [local.ledger_table_arn]
+  }
+
+  statement {
+    sid       = "AuditDenyPolicyAttachments"
+    effect    = "Allow"
+    actions   = ["iam:GetPolicy", "iam:ListEntitiesForPolicy"]
+    resources = [aws_iam_policy.deny.arn]
   }
 
   statement {

@@ -1,6 +1,7 @@
 # CloudWatch alarm -> SNS -> Lambda -> attach the managed deny policy to the offending principal.
 # Resources are split by concern: deny_policy.tf, iam.tf, kms.tf, sns.tf, lambda.tf, dlq.tf,
-# ledger.tf. Every ARN is built from the partition, region and account the provider runs in.
+# ledger.tf, audit.tf (the daily lock audit and the enforcer's own alarms). Every ARN is built
+# from the partition, region and account the provider runs in.
 
 data "aws_partition" "current" {}
 
@@ -36,8 +37,11 @@ locals {
   ledger_table_name = local.create_ledger ? aws_dynamodb_table.ledger[0].name : var.ledger_table_name
   ledger_table_arn  = local.create_ledger ? aws_dynamodb_table.ledger[0].arn : "arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/${var.ledger_table_name}"
 
-  # The enforcer writes only lock items (keys.py: LOCK#<principal> / STATE, ALARM#..., EVENT#...).
+  # The enforcer writes lock items (keys.py: LOCK#<principal> / STATE, ALARM#..., EVENT#...),
+  # and on the gate's month usage items only the lock mark (locked_by) and the month's TTL.
   ledger_partition_patterns = ["LOCK#*"]
+  usage_partition_patterns  = ["USAGE#*"]
+  lock_mark_attributes      = ["pk", "sk", "locked_by", "expires_at"]
 
   # "/" + "*" covers every path; "/teams/" + "*" covers that path and its sub-paths.
   lockable_user_arns = [for path in var.allowed_principal_paths : "arn:${local.partition}:iam::${local.account_id}:user${path}*"]

@@ -9,7 +9,7 @@ output "sns_topic_name" {
 }
 
 output "deny_policy_arn" {
-  description = "ARN of the managed policy that denies Bedrock inference. The enforcer attaches it; an AWS Budgets APPLY_IAM_POLICY action can point at it too, but then an enforcer release may detach the budget's lock (see deny_policy_json)."
+  description = "ARN of the managed policy that denies Bedrock inference. Only the enforcer attaches it (its audit detaches any attachment the ledger does not hold): give an AWS Budgets action a policy of its own, from deny_policy_json."
   value       = aws_iam_policy.deny.arn
 }
 
@@ -24,7 +24,7 @@ output "deny_policy_id" {
 }
 
 output "deny_policy_json" {
-  description = "The deny policy document, for a caller that wants its own copy (for example a Budgets action whose attachments the enforcer must never detach)."
+  description = "The deny policy document, for a caller that needs its own copy: an AWS Budgets action must get its own policy from it, so that the enforcer never detaches what Budgets attached."
   value       = data.aws_iam_policy_document.deny.json
 }
 
@@ -96,4 +96,19 @@ output "service_name" {
 output "metrics_namespace" {
   description = "Namespace of the enforcer's metrics: pass it to the token gate's dashboard."
   value       = var.metrics_namespace
+}
+
+output "lock_audit_rule_arn" {
+  description = "ARN of the EventBridge rule that runs the lock audit on lock_audit_schedule."
+  value       = aws_cloudwatch_event_rule.audit.arn
+}
+
+output "lock_drift_alarm_arn" {
+  description = "ARN of the alarm on LockDrift: deny-policy attachments, locks and gate lock marks disagree."
+  value       = aws_cloudwatch_metric_alarm.lock_drift.arn
+}
+
+output "lock_incomplete_alarm_arn" {
+  description = "ARN of the alarm on LockIncomplete: a recorded lock IAM did not take (deny policy missing, or policy quota full)."
+  value       = aws_cloudwatch_metric_alarm.lock_incomplete.arn
 }

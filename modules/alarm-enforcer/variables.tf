@@ -349,6 +349,28 @@ variable "service_name" {
   }
 }
 
+variable "lock_audit_schedule" {
+  description = "EventBridge schedule expression of the lock audit, which publishes LockDrift (principals whose deny-policy attachment, lock and gate lock marks disagree)."
+  type        = string
+  default     = "rate(1 day)"
+
+  validation {
+    condition     = can(regex("^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\(.+\\))$", var.lock_audit_schedule))
+    error_message = "lock_audit_schedule must be an EventBridge schedule expression such as rate(1 day) or cron(0 6 * * ? *)."
+  }
+}
+
+variable "health_alarm_actions" {
+  description = "SNS topic ARNs notified when the enforcer's own alarms (LockDrift, LockIncomplete) change state. Empty: the alarms are visible in CloudWatch only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.health_alarm_actions : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", arn))])
+    error_message = "Each health_alarm_actions entry must be an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:ops."
+  }
+}
+
 variable "permissions_boundary" {
   description = "ARN of a permissions boundary policy for the function's role."
   type        = string

@@ -236,6 +236,7 @@ locals {
           [local.dashboard_enforcer_namespace, "Locks", "service", local.dashboard_enforcer_service, { label = "locks" }],
           [local.dashboard_enforcer_namespace, "Releases", "service", local.dashboard_enforcer_service, { label = "releases" }],
           [local.dashboard_enforcer_namespace, "LockIncomplete", "service", local.dashboard_enforcer_service, { label = "lock recorded, policy not attached" }],
+          [local.dashboard_enforcer_namespace, "LockDrift", "service", local.dashboard_enforcer_service, { label = "IAM and ledger disagree (daily audit)", stat = "Maximum" }],
           [local.dashboard_enforcer_namespace, "Failures", "service", local.dashboard_enforcer_service, { label = "failed records (retried)" }],
         ]
       }

@@ -217,10 +217,10 @@ def test_an_alarm_lock_recorded_during_the_unlock_stands(
     """The alarm fires again between the ledger clear and the re-check: the lock stands."""
     from bedrock_guard.enforcer.ledger import Ledger
 
-    clear = Ledger.clear_holders
+    clear = Ledger.remove_holders
 
-    def clear_then_relock(self: Ledger, principal: str, **kwargs: Any) -> None:
-        clear(self, principal, **kwargs)
+    def clear_then_relock(self: Ledger, principal: str, *args: Any, **kwargs: Any) -> None:
+        clear(self, principal, *args, **kwargs)
         self._ddb.update_item(
             TableName=TABLE,
             Key=keys.attribute_values(keys.lock_state_key(principal)),
@@ -229,7 +229,7 @@ def test_an_alarm_lock_recorded_during_the_unlock_stands(
             ExpressionAttributeValues={":h": {"SS": [ALARM_ARN]}},
         )
 
-    monkeypatch.setattr(Ledger, "clear_holders", clear_then_relock)
+    monkeypatch.setattr(Ledger, "remove_holders", clear_then_relock)
     run = cli(*BASE, "--json", "unlock", BOB, "--reason", "r", *POLICY)
 
     assert run.code == 1

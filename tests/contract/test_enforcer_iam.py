@@ -16,6 +16,7 @@ from tests.enforcer.conftest import (  # fixtures are used by name
     alarms,
     enforcer,
     load_enforcer,
+    load_event,
     reset_metrics,
     world,
 )
@@ -50,6 +51,7 @@ def enforcer_actions(
         for name in (ALARM_NAME, "tenant-tokens"):
             enforcer.handler(alarms.fire_event(name, "ALARM"), context)
             enforcer.handler(alarms.fire_event(name, "OK"), context)
+        enforcer.handler(load_event("eventbridge_scheduled.json"), context)  # the daily audit
     assert not world.attached(ALICE)
     return actions
 
@@ -67,6 +69,9 @@ def test_the_role_allows_every_call_the_enforcer_makes(
         "iam:DetachRolePolicy",
         "iam:GetUser",
         "iam:GetRole",
+        "iam:GetPolicy",
+        "iam:ListEntitiesForPolicy",
+        "dynamodb:Scan",
     } <= needed
     allowed = allowed_actions(MODULE, "enforcer")
     assert [action for action in sorted(needed) if not grants(allowed, action)] == []

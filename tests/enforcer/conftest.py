@@ -21,6 +21,7 @@ import boto3
 import pytest
 
 from bedrock_guard.core import keys
+from bedrock_guard.core.lock_marks import mark_months
 from bedrock_guard.local.tables import create_guard_table
 from tests.enforcer.moto_account import LAMBDA_TRUST_POLICY, MotoAccount
 
@@ -373,6 +374,37 @@ class World(MotoAccount):
             for item in self.event_items(principal)
         ]
 
+    def marks(self, principal: str) -> dict[str, set[str]]:
+        """The lock marks on the principal's month usage items around now (empty: none)."""
+        found = {}
+        for month, _ in mark_months(datetime.now(UTC)):
+            item = self.ddb.get_item(
+                TableName=self.table,
+                Key=keys.attribute_values(keys.usage_key(principal, month)),
+                ConsistentRead=True,
+            ).get("Item", {})
+            found[month] = set(item.get(keys.LOCKED_BY, {}).get("SS", []))
+        return found
+
+    def assert_marks_match(self, principal: str) -> set[str]:
+        """The gate's marks say what STATE says; returns the holders."""
+        holders = self.holders(principal)
+        assert all(marks == holders for marks in self.marks(principal).values()), (
+            holders,
+            self.marks(principal),
+        )
+        return holders
+
+    def assert_agree(self, principal: str) -> set[str]:
+        """IAM, STATE and the gate's marks all say the same; returns the holders."""
+        holders = self.holders(principal)
+        assert self.attached(principal) == bool(holders), (principal, holders)
+        assert all(marks == holders for marks in self.marks(principal).values()), (
+            holders,
+            self.marks(principal),
+        )
+        return holders
+
     def table_items(self) -> list[dict[str, Any]]:
         items = self.ddb.scan(TableName=self.table, ConsistentRead=True)["Items"]
         return sorted(
@@ -388,12 +420,9 @@ def _plain(value: dict[str, Any]) -> Any:
     return inner
 
 
-@pytest.fixture
-def world(aws: None) -> World:
-    """The ledger table, the deny policy, and the users and roles the tests lock."""
-    iam = boto3.client("iam")
-    ddb = boto3.client("dynamodb")
-    cloudwatch = boto3.client("cloudwatch")
+def seed_world(iam: Any, ddb: Any, cloudwatch: Any) -> World:
+    """The ledger table, the deny policy, and the users and roles the tests lock, on any
+    account (in-process moto, or a moto server behind the DynamoDB rules)."""
     create_guard_table(ddb, TABLE)
     iam.create_policy(PolicyName=POLICY_NAME, PolicyDocument=json.dumps(DENY_DOCUMENT))
     for user in ("alice", "bob"):
@@ -406,6 +435,12 @@ def world(aws: None) -> World:
     ):
         iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY)
     return World(iam=iam, ddb=ddb, cloudwatch=cloudwatch, table=TABLE, policy_arn=POLICY_ARN)
+
+
+@pytest.fixture
+def world(aws: None) -> World:
+    """The ledger table, the deny policy, and the users and roles the tests lock."""
+    return seed_world(boto3.client("iam"), boto3.client("dynamodb"), boto3.client("cloudwatch"))
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import ModuleType
 from typing import Any
 
@@ -31,6 +32,10 @@ def client_error(code: str, operation: str, status: int = 400) -> ClientError:
         {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
         operation,
     )
+
+
+def event_alarm_arn(event: dict[str, Any], index: int) -> str:
+    return str(json.loads(event["Records"][index]["Sns"]["Message"])["AlarmArn"])
 
 
 def outcomes(summary: dict[str, Any]) -> list[str]:
@@ -65,20 +70,18 @@ def test_transient_iam_error_raises_after_the_other_records_are_handled(
     assert world.attached(ALICE)
     assert world.attached(APP_ROLE)  # the record after the failing one was handled too
     assert not world.attached(BOB)
-    assert world.holders(BOB) == set()
+    # The ledger went first: the gate already refuses bob while IAM waits for the retry.
+    assert world.holders(BOB) == {event_alarm_arn(event, 1)}
 
-    # Lambda's retry delivers the whole event again: the done records are replays.
+    # Lambda's retry delivers the whole event again: every record is a replay, and bob's
+    # replay brings IAM to what the ledger says.
     monkeypatch.setattr(iam, "attach_user_policy", real_attach)
     summary = enforcer.handler(event, lambda_context)
-    assert [r["principals"][0]["outcome"] for r in summary["records"]] == [
-        "replay",
-        "locked",
-        "replay",
-    ]
+    assert [r["principals"][0]["outcome"] for r in summary["records"]] == ["replay"] * 3
     assert world.attached(BOB)
 
 
-def test_dynamodb_error_after_the_attach_retries_into_a_consistent_lock(
+def test_dynamodb_error_before_the_attach_retries_into_a_consistent_lock(
     enforcer: ModuleType,
     world: World,
     alarms: Alarms,
@@ -99,8 +102,8 @@ def test_dynamodb_error_after_the_attach_retries_into_a_consistent_lock(
 
     with pytest.raises(enforcer.RetryableRecordsError):
         enforcer.handler(event, lambda_context)
-    # IAM went first, so the principal is already denied while the ledger waits for the retry.
-    assert world.attached(ALICE)
+    # The ledger goes first: nothing was recorded, so IAM was not touched either.
+    assert not world.attached(ALICE)
     assert world.holders(ALICE) == set()
 
     monkeypatch.setattr(ddb, "transact_write_items", real)
@@ -188,7 +191,9 @@ def test_access_denied_on_attach_goes_to_retry_and_the_dead_letter_queue(
     with pytest.raises(enforcer.RetryableRecordsError):
         enforcer.handler(alarms.fire_event(), lambda_context)
 
-    assert world.holders(ALICE) == set()
+    # The ledger lock went first and stands (the gate refuses alice); IAM waits for the retry.
+    assert world.holders(ALICE) == {ALARM_ARN}
+    assert not world.attached(ALICE)
 
 
 def test_policy_quota_reached_still_locks_in_the_ledger(

@@ -32,10 +32,15 @@ IAM_WRITE = {
     "role": {"iam:AttachRolePolicy", "iam:DetachRolePolicy"},
 }
 IAM_READ = {"user": {"iam:GetUser"}, "role": {"iam:GetRole"}}
+# The daily audit: who has the deny policy (and whether it still exists), on that policy only.
+IAM_POLICY_READ = {"iam:GetPolicy", "iam:ListEntitiesForPolicy"}
+# On the gate's usage items the enforcer writes only the lock mark and the month's TTL.
+LOCK_MARK_ATTRIBUTES = {"pk", "sk", "locked_by", "expires_at"}
 ALLOWED_ACTIONS = {
     *IAM_WRITE["user"], *IAM_WRITE["role"], *IAM_READ["user"], *IAM_READ["role"],
+    *IAM_POLICY_READ,
     "cloudwatch:ListTagsForResource", "cloudwatch:DescribeAlarms",
-    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Scan",
     "sqs:SendMessage",
     "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
     "logs:CreateLogStream", "logs:PutLogEvents",
@@ -151,16 +156,37 @@ def enforcer_role_problems(statements: list[Statement]) -> list[str]:
             problems += _iam_problems(where, statement, iam)
         if "*" in as_list(statement.get("Resource")) and not set(actions) <= STAR_RESOURCE_ACTIONS:
             problems.append(f"{where}: allows {actions} on every resource")
+        reads_policy = bool(iam) and set(iam) <= IAM_POLICY_READ
+        if reads_policy and as_list(statement.get("Resource")) != [DENY_POLICY_ARN]:
+            problems.append(f"{where}: reads policies other than the deny policy")
         if any(action.startswith("dynamodb:") for action in actions):
-            keys = _conditions(statement, "dynamodb:LeadingKeys")
-            if not any(
-                op == "ForAllValues:StringLike"
-                and values
-                and all(v.startswith("LOCK#") for v in values)
-                for op, values in keys
-            ):
-                problems.append(f"{where}: ledger access is not limited to LOCK# items")
+            problems += _ledger_problems(where, statement, actions)
     return problems
+
+
+def _leading_keys(statement: Statement, prefix: str) -> bool:
+    return any(
+        op == "ForAllValues:StringLike" and values and all(v.startswith(prefix) for v in values)
+        for op, values in _conditions(statement, "dynamodb:LeadingKeys")
+    )
+
+
+def _ledger_problems(where: str, statement: Statement, actions: list[str]) -> list[str]:
+    """LOCK# items only; on USAGE# items only UpdateItem of the lock mark; Scan reads only."""
+    if actions == ["dynamodb:Scan"]:
+        return []  # read-only; Scan cannot be limited by partition key
+    if actions == ["dynamodb:UpdateItem"] and _leading_keys(statement, "USAGE#"):
+        attributes = [
+            values
+            for op, values in _conditions(statement, "dynamodb:Attributes")
+            if op == "ForAllValues:StringEquals"
+        ]
+        if not attributes or any(not set(values) <= LOCK_MARK_ATTRIBUTES for values in attributes):
+            return [f"{where}: may write more of the gate's usage items than the lock mark"]
+        return []
+    if not _leading_keys(statement, "LOCK#"):
+        return [f"{where}: ledger access is not limited to LOCK# items"]
+    return []
 
 
 def deny_policy_problems(statements: list[Statement]) -> list[str]:
@@ -376,9 +402,15 @@ def test_function_receives_the_policy_it_may_attach(enforcer: TfModule) -> None:
     assert variables["PROTECTED_PRINCIPALS_JSON"] == "${jsonencode(var.protected_principals)}"
     assert function["handler"] == "bedrock_guard.alarm_enforcer.handler"
     assert function["reserved_concurrent_executions"] == "${var.reserved_concurrent_executions}"
-    permission = _only(enforcer, "aws_lambda_permission")
+    permission = enforcer.resources[("aws_lambda_permission", "sns")].body
     assert permission["principal"] == "sns.amazonaws.com"
     assert permission["source_arn"] == "${aws_sns_topic.this.arn}"
+    # The only other invoker is the lock audit's schedule.
+    permissions = [r for (t, _), r in enforcer.resources.items() if t == "aws_lambda_permission"]
+    assert len(permissions) == 2
+    schedule = enforcer.resources[("aws_lambda_permission", "audit")].body
+    assert schedule["principal"] == "events.amazonaws.com"
+    assert schedule["source_arn"] == "${aws_cloudwatch_event_rule.audit.arn}"
 
 
 def test_function_confirms_notifications_against_its_own_topic_and_prefix(
@@ -509,6 +541,40 @@ def test_role_checker_accepts_a_minimal_policy() -> None:
         (
             {"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": ["${local.t}"]},
             "not limited to LOCK# items",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:PutItem"],
+                "Resource": ["${local.t}"],
+                "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["USAGE#*"]}},
+            },
+            "not limited to LOCK# items",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:UpdateItem"],
+                "Resource": ["${local.t}"],
+                "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["USAGE#*"]}},
+            },
+            "more of the gate's usage items than the lock mark",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:UpdateItem"],
+                "Resource": ["${local.t}"],
+                "Condition": {
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["USAGE#*"]},
+                    "ForAllValues:StringEquals": {"dynamodb:Attributes": ["month_usd"]},
+                },
+            },
+            "more of the gate's usage items than the lock mark",
+        ),
+        (
+            {"Effect": "Allow", "Action": ["iam:ListEntitiesForPolicy"], "Resource": ["*"]},
+            "reads policies other than the deny policy",
         ),
         (
             {

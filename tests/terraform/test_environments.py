@@ -61,9 +61,12 @@ def test_tenant_profiles_become_gate_aliases_and_api_keys_become_callers() -> No
     assert usage_plan["function_invoke_arn"] == "${module.token_gate.invoke_arn}"
 
 
-def test_the_budget_action_applies_the_enforcer_deny_policy() -> None:
+def test_the_budget_action_applies_its_own_copy_of_the_deny_policy() -> None:
+    """Holders kept apart: the enforcer detaches its own policy on release and on audit, so a
+    budget action attaching that same policy would be undone by an alarm's OK."""
     action = DEV.modules["budget"].body["budget_action"]
-    assert "module.alarm_enforcer.deny_policy_arn" in action
+    assert "policy_json = module.alarm_enforcer.deny_policy_json" in action
+    assert "deny_policy_arn" not in action
 
 
 def test_prod_differs_where_it_should() -> None:

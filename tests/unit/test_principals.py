@@ -9,6 +9,7 @@ from bedrock_guard.core.principals import (
     Refusal,
     caller_identity,
     canonical_arn,
+    is_free_to_mint,
     parse_principal,
 )
 
@@ -118,3 +119,24 @@ def test_aws_managed_roles_have_a_canonical_form_but_cannot_be_locked() -> None:
         with pytest.raises(PrincipalError) as raised:
             parse_principal(arn)
         assert raised.value.reason is Refusal.RESERVED_ROLE
+
+
+@pytest.mark.parametrize(
+    ("arn", "free"),
+    [
+        ("arn:aws:sts::123456789012:federated-user/anything-at-all", True),
+        ("arn:aws-us-gov:sts::123456789012:federated-user/bob@example.com", True),
+        ("arn:aws:iam::123456789012:user/alice", False),
+        ("arn:aws:iam::123456789012:role/teams/app", False),
+        # Web identity and SAML sessions are assumed-role sessions: keyed by their role.
+        ("arn:aws:sts::123456789012:assumed-role/web-app/cognito-session-7", False),
+        ("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Dev_0123/alice", False),
+        ("arn:aws:iam::123456789012:root", False),
+        ("apikey:a1b2c3d4e5", False),
+        ("apikey:", True),
+        ("", True),
+        ("not-an-arn", True),
+    ],
+)
+def test_is_free_to_mint(arn: str, free: bool) -> None:
+    assert is_free_to_mint(arn) is free

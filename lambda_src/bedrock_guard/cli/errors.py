@@ -68,6 +68,7 @@ IAM_ACTIONS: Final = {
     "DetachRolePolicy": "iam:DetachRolePolicy",
     "AttachUserPolicy": "iam:AttachUserPolicy",
     "AttachRolePolicy": "iam:AttachRolePolicy",
+    "ListEntitiesForPolicy": "iam:ListEntitiesForPolicy",
     "GetCostAndUsage": "ce:GetCostAndUsage",
     "GetDimensionValues": "ce:GetDimensionValues",
 }

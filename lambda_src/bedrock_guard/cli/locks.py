@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Final
 
+from bedrock_guard.cli import audit
 from bedrock_guard.cli.context import Context
 from bedrock_guard.cli.errors import ExitCode
 from bedrock_guard.cli.formats import account_note, common_account, short_principal, when
@@ -13,13 +14,18 @@ from bedrock_guard.cli.output import Column, Output
 from bedrock_guard.enforcer import operator_actions
 
 HELP: Final = "who is locked, by which alarm(s) or operator, since when"
-DESCRIPTION: Final = """\
+DESCRIPTION: Final = (
+    """\
 Every principal whose lock is held (the token gate refuses it, and the deny policy is attached
 to its IAM user or role), with each holder: an alarm (its name, when it locked, the alarm's
 reason) or an operator (who, when, why).
 
 Listing is a filtered Scan of the table; each lock then costs one GetItem per alarm holder
-(or one Query for an operator holder)."""
+(or one Query for an operator holder).
+
+"""
+    + audit.EPILOG
+)
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -30,10 +36,13 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         parents=parents,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    audit.add_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(ctx: Context, args: argparse.Namespace, out: Output) -> int:
+    if audit.wanted(args):
+        return audit.run(ctx, args, out)
     service = build_service(ctx, policy_arn=None)  # listing never calls IAM
     table = service.ledger.table_name
     client = ctx.client("dynamodb")

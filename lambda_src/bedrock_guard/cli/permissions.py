@@ -29,6 +29,24 @@ COMMAND_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
         "iam:AttachRolePolicy",
     ),
     "holds": ("dynamodb:Scan",),
+    # locks --audit reads; --fix also attaches or detaches (condition iam:PolicyARN = the deny
+    # policy), corrects the gate's lock marks, and records who asked (STS).
+    "locks --audit": (
+        "dynamodb:Scan",
+        "iam:GetPolicy",
+        "iam:ListEntitiesForPolicy",
+        "sts:GetCallerIdentity",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+        "dynamodb:ConditionCheckItem",
+        "iam:GetUser",
+        "iam:GetRole",
+        "iam:DetachUserPolicy",
+        "iam:DetachRolePolicy",
+        "iam:AttachUserPolicy",
+        "iam:AttachRolePolicy",
+    ),
     "report": (
         "dynamodb:Scan",
         "ce:GetCostAndUsage",

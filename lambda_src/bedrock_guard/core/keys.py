@@ -12,8 +12,12 @@ CALLER#<principal>     PROFILE             registry: tier, tenant, cost_center, 
                                            environment (written by Terraform or operators)
 USAGE#<principal>      MONTH#<yyyy-mm>     counters: month_tokens, month_usd, and per UTC day
                                            d<dd>_tokens, d<dd>_usd; ``holds`` (the holds in
-                                           flight) and ``locked_by`` (the lock's mirror): see
-                                           core/usage_item; expires after ~13 months
+                                           flight): see core/usage_item; expires after ~13
+                                           months. ``locked_by``: the lock's mirror, the same
+                                           set as STATE's, written in the same transaction on
+                                           the previous, current and next month
+                                           (core/lock_marks.py); an item with it and without
+                                           ``holds`` is not yet opened
 USAGE#<principal>      HOLD#<yyyy-mm>#<id> an expired hold, listed for reconciliation
 LOCK#<principal>       STATE               locked_by: string set of what holds the lock (alarm
                                            ARNs, or ``operator``); absent when not locked
@@ -59,7 +63,8 @@ def usage_key(principal: str, month: str) -> Key:
 
 
 def lock_state_key(principal: str) -> Key:
-    """The item whose ``locked_by`` set the gate checks in every reservation."""
+    """The item whose ``locked_by`` set is the lock (its month-item copies are what the gate
+    checks per request; it reads this one when it opens a month)."""
     return {PK: f"LOCK#{principal}", SK: LOCK_STATE_SK}
 
 

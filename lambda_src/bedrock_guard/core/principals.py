@@ -157,3 +157,28 @@ def canonical_arn(value: str) -> str:
     whether a principal can be locked is :func:`parse_principal`'s question.
     """
     return parse_principal(value, lockable=False).canonical
+
+
+def is_free_to_mint(principal_arn: str) -> bool:
+    """Whether anyone holding credentials can create new identities of this kind at will.
+
+    A federated-user name is chosen by the caller of ``sts:GetFederationToken``, so every name
+    is a new identity at no cost: such an identity must never receive a default budget (the
+    gate refuses it unless registered explicitly). Sessions (assumed-role, including web
+    identity and SAML sessions) are keyed by their role, which only IAM creates, so minting
+    new sessions mints no new budget. Users, roles, the root and API keys (created by an
+    operator) are not free either. A text that is none of these counts as free: it must be
+    registered to get a budget.
+    """
+    text = principal_arn.strip() if isinstance(principal_arn, str) else ""
+    if _FEDERATED_RE.match(text):
+        return True
+    if _ROOT_RE.match(text):
+        return False
+    if text.startswith(API_KEY_PREFIX):
+        return not _API_KEY_ID_RE.match(text[len(API_KEY_PREFIX) :])
+    try:
+        canonical_arn(text)
+    except PrincipalError:
+        return True
+    return False

@@ -122,11 +122,17 @@ def normalise_time(value: object) -> str:
     return format_time(parse_time(value))
 
 
-def parse_alarm_message(text: str) -> AlarmMessage:
-    """Parse the ``Message`` of an SNS notification sent by a CloudWatch metric alarm."""
+def parse_alarm_message(text: object) -> AlarmMessage:
+    """Parse the ``Message`` of an SNS notification sent by a CloudWatch metric alarm.
+
+    ``text`` is whatever the record carried: anything but a JSON string of an alarm object
+    (``None``, a number, a list, an object) raises :class:`MessageError`, never anything else.
+    """
+    if not isinstance(text, str):
+        raise MessageError(DropReason.NOT_JSON, f"message is not a string: {type(text).__name__}")
     try:
         body = json.loads(text)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RecursionError) as error:
         raise MessageError(DropReason.NOT_JSON, f"message is not JSON: {text[:80]!r}") from error
     if not isinstance(body, dict) or "AlarmName" not in body or "NewStateValue" not in body:
         raise MessageError(DropReason.NOT_ALARM, "JSON without AlarmName and NewStateValue")

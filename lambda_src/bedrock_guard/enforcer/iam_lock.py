@@ -23,6 +23,11 @@ class PolicyLimitError(Exception):
     """IAM refused the attachment: the principal already has its quota of managed policies."""
 
 
+class PolicyMissingError(Exception):
+    """IAM refused the attachment with NoSuchEntity for a principal just found: the deny policy
+    does not exist (deleted, or a wrong ARN)."""
+
+
 class IamLock:
     """Attach and detach one managed policy (the deny policy) on IAM users and roles."""
 
@@ -57,7 +62,9 @@ class IamLock:
         return found
 
     def attach(self, principal: Principal) -> None:
-        """Attach the policy; already attached is success. Raises :class:`PolicyLimitError`."""
+        """Attach the policy; already attached is success. Raises :class:`PolicyLimitError`, or
+        :class:`PolicyMissingError` when IAM answers NoSuchEntity (the policy, or the principal,
+        is gone)."""
         try:
             if principal.kind == "user":
                 self._iam.attach_user_policy(UserName=principal.name, PolicyArn=self.policy_arn)
@@ -66,7 +73,31 @@ class IamLock:
         except ClientError as error:
             if error_code(error) == LIMIT_EXCEEDED:
                 raise PolicyLimitError(str(error)) from error
+            if error_code(error) == NO_SUCH_ENTITY:
+                raise PolicyMissingError(str(error)) from error
             raise
+
+    def attached_principals(self) -> list[Principal] | None:
+        """Every user and role the policy is attached to (path-less); ``None`` when the policy
+        does not exist. Groups are left out: the enforcer never attaches to groups."""
+        partition, account = self.policy_arn.split(":")[1], self.policy_arn.split(":")[4]
+        found = []
+        try:
+            # Asked first: a missing policy is told apart from one attached to nobody.
+            self._iam.get_policy(PolicyArn=self.policy_arn)
+            pages = self._iam.get_paginator("list_entities_for_policy").paginate(
+                PolicyArn=self.policy_arn
+            )
+            for page in pages:
+                for user in page.get("PolicyUsers", []):
+                    found.append(Principal(partition, account, "user", user["UserName"]))
+                for role in page.get("PolicyRoles", []):
+                    found.append(Principal(partition, account, "role", role["RoleName"]))
+        except ClientError as error:
+            if error_code(error) == NO_SUCH_ENTITY:
+                return None
+            raise
+        return found
 
     def detach(self, principal: Principal) -> bool:
         """Detach the policy; ``False`` when it was not attached (or the principal is gone)."""

@@ -5,14 +5,25 @@ gate refuses while it exists); ``ALARM#<arn>`` is each alarm's last applied stat
 guard against stale and replayed messages; ``EVENT#...`` items are the history. An alarm's
 change is applied in one transaction, so the record, the holder set and the history never
 disagree.
+
+Every change of the holder set carries, in the same transaction, the same change of the lock
+marks on the principal's month usage items (:mod:`bedrock_guard.core.lock_marks`), which is
+what the token gate reads per request. Those items are the gate's hot items, so a transaction
+cancelled by a conflict or a throttle is tried again after a jittered backoff (a few times;
+then the error goes to Lambda's retry). Every transaction here is idempotent: applied twice,
+it leaves what it left once, and its ``ClientRequestToken`` lets DynamoDB recognise a retry
+of a transaction whose answer was lost.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
@@ -25,6 +36,24 @@ from bedrock_guard.enforcer.alarm_messages import AlarmMessage, AlarmState
 CONDITIONAL_CHECK_FAILED: Final = "ConditionalCheckFailed"
 CONDITIONAL_CHECK_FAILED_EXCEPTION: Final = "ConditionalCheckFailedException"
 TRANSACTION_CANCELED: Final = "TransactionCanceledException"
+
+# Cancellation reasons and error codes that a later attempt of the same write can get past.
+RETRYABLE_REASONS: Final = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+)
+RETRYABLE_ERRORS: Final = frozenset(
+    {
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",  # the write may have been applied: safe, as every write repeats
+    }
+)
+WRITE_ATTEMPTS: Final = 8  # about 2 s of backoff on average, well inside the timeout
+BACKOFF_BASE_SECONDS: Final = 0.05
+BACKOFF_CAP_SECONDS: Final = 1.0
 
 # Applied only if this message is not older than what the alarm record already says.
 _NOT_OLDER = "attribute_not_exists(#t) OR #t <= :t"
@@ -77,9 +106,33 @@ def _item(fields: Mapping[str, str | bool | list[str] | None]) -> dict[str, Any]
     return {name: _value(value) for name, value in fields.items() if value not in (None, "", [])}
 
 
-def _instant(iso: str) -> datetime:
-    """The ledger's ISO-8601 ``now`` as a UTC datetime."""
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
+def retryable(error: ClientError) -> bool:
+    """Whether a write failed for a reason a later attempt can get past (conflict, throttle)."""
+    code = error_code(error)
+    if code == TRANSACTION_CANCELED:
+        reasons = [
+            str(r.get("Code", "None")) for r in error.response.get("CancellationReasons") or []
+        ]
+        return any(r in RETRYABLE_REASONS for r in reasons) and all(
+            r in RETRYABLE_REASONS or r == "None" for r in reasons
+        )
+    return code in RETRYABLE_ERRORS
+
+
+def backoff(attempt: int) -> float:
+    """Full-jitter exponential backoff before attempt ``attempt + 1`` (seconds)."""
+    cap = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+    return random.uniform(0, cap)  # noqa: S311 (jitter, not a secret)
+
+
+def request_token(items: list[dict[str, Any]]) -> str:
+    """A ClientRequestToken naming exactly this transaction (a retry of it sends the same)."""
+    return hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:36]
+
+
+def ledger_time(now: str) -> datetime:
+    """A ledger time string as an aware datetime (the lock marks need the month)."""
+    return datetime.fromisoformat(now)
 
 
 def _condition_failed(error: ClientError) -> bool:
@@ -93,9 +146,12 @@ def _condition_failed(error: ClientError) -> bool:
 class Ledger:
     """Reads and writes the lock items of the shared table."""
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(
+        self, client: Any, table_name: str, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self._ddb = client
         self.table_name = table_name
+        self._sleep = sleep
 
     # Reads are strongly consistent: each one decides whether IAM is changed.
 
@@ -120,9 +176,13 @@ class Ledger:
         *,
         policy_arn: str,
         now: str,
-        iam_attached: bool,
+        iam_attached: bool | None = None,
     ) -> bool:
-        """Record an alarm's lock; ``False`` when a newer state change is already recorded."""
+        """Record an alarm's lock; ``False`` when a newer state change is already recorded.
+
+        Written before IAM is touched: the ledger is what the gate refuses by, and what every
+        later message reconciles IAM with.
+        """
         record = _item(
             {
                 **keys.lock_alarm_key(principal, message.alarm_arn),
@@ -149,11 +209,25 @@ class Ledger:
                         "ExpressionAttributeValues": {":t": {"S": message.state_change_time}},
                     }
                 },
-                *self._holder_updates(principal, "ADD", message.alarm_arn, now),
+                self._holder_update(principal, "ADD", message.alarm_arn, now),
                 self.alarm_event_put(
                     principal, EventAction.LOCK, message, now=now, policy_arn=policy_arn
                 ),
+                *self._marks(principal, [message.alarm_arn], add=True, now=now),
             ]
+        )
+
+    def note_attachment(self, principal: str, alarm_arn: str, *, attached: bool) -> None:
+        """Say on an alarm's record whether IAM took the deny policy (for operators)."""
+        self._retrying(
+            self._ddb.update_item,
+            TableName=self.table_name,
+            Key=keys.attribute_values(keys.lock_alarm_key(principal, alarm_arn)),
+            UpdateExpression="SET #attached = :attached",
+            ConditionExpression="attribute_exists(#sk)",
+            ExpressionAttributeNames={"#attached": "iam_attached", "#sk": keys.SK},
+            ExpressionAttributeValues={":attached": {"BOOL": attached}},
+            conditional=True,
         )
 
     def record_release(self, principal: str, message: AlarmMessage, *, now: str) -> bool:
@@ -188,8 +262,9 @@ class Ledger:
                         },
                     }
                 },
-                *self._holder_updates(principal, "DELETE", message.alarm_arn, now),
+                self._holder_update(principal, "DELETE", message.alarm_arn, now),
                 self.alarm_event_put(principal, EventAction.RELEASE, message, now=now),
+                *self._marks(principal, [message.alarm_arn], add=False, now=now),
             ]
         )
 
@@ -200,43 +275,93 @@ class Ledger:
         returns ``False`` when the item was already there.
         """
         put = event["Put"]
-        try:
-            self._ddb.put_item(
-                TableName=put["TableName"],
-                Item=put["Item"],
-                ConditionExpression="attribute_not_exists(#sk)",
-                ExpressionAttributeNames={"#sk": keys.SK},
-            )
-        except ClientError as error:
-            if error_code(error) == CONDITIONAL_CHECK_FAILED_EXCEPTION:
-                return False
-            raise
-        return True
+        return self._retrying(
+            self._ddb.put_item,
+            TableName=put["TableName"],
+            Item=put["Item"],
+            ConditionExpression="attribute_not_exists(#sk)",
+            ExpressionAttributeNames={"#sk": keys.SK},
+            conditional=True,
+        )
 
     def add_holder(self, principal: str, holder: str, *, now: str, event: dict[str, Any]) -> None:
-        """Add ``holder`` to the lock and write its history item, atomically."""
-        self._transact([*self._holder_updates(principal, "ADD", holder, now), event])
+        """Add ``holder`` to the lock (and its marks) and write its history item, atomically."""
+        self._transact(
+            [
+                self._holder_update(principal, "ADD", holder, now),
+                event,
+                *self._marks(principal, [holder], add=True, now=now),
+            ]
+        )
 
-    def clear_holders(self, principal: str, *, now: str, event: dict[str, Any]) -> None:
-        """Remove every holder of the lock and write the history item, atomically."""
+    def remove_holders(
+        self, principal: str, holders: Iterable[str], *, now: str, event: dict[str, Any]
+    ) -> None:
+        """Remove ``holders`` from the lock (and its marks) and write the history item, atomically.
+
+        Only the named holders go: one added meanwhile (an alarm firing again) stays, on STATE
+        and on the marks alike.
+        """
+        names = sorted(set(holders))
+        if not names:
+            self._transact([event])
+            return
         self._transact(
             [
                 {
                     "Update": {
                         "TableName": self.table_name,
                         "Key": keys.attribute_values(keys.lock_state_key(principal)),
-                        "UpdateExpression": "REMOVE #locked_by SET #updated = :now",
+                        "UpdateExpression": "DELETE #locked_by :holders SET #updated = :now",
                         "ExpressionAttributeNames": {
                             "#locked_by": keys.LOCKED_BY,
                             "#updated": "updated_at",
                         },
-                        "ExpressionAttributeValues": {":now": {"S": now}},
+                        "ExpressionAttributeValues": {
+                            ":holders": {"SS": names},
+                            ":now": {"S": now},
+                        },
                     }
                 },
-                *lock_mark_updates(self.table_name, principal, None, add=False, now=_instant(now)),
                 event,
+                *self._marks(principal, names, add=False, now=now),
             ]
         )
+
+    def correct_marks(
+        self,
+        principal: str,
+        *,
+        add: Iterable[str],
+        remove: Iterable[str],
+        seen_updated_at: str | None,
+        now: str,
+        event: dict[str, Any],
+    ) -> bool:
+        """Bring the marks back to STATE's holders (an audit fix); ``False`` when STATE changed
+        since it was read (its ``updated_at`` is no longer ``seen_updated_at``)."""
+        check: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": keys.attribute_values(keys.lock_state_key(principal)),
+            "ExpressionAttributeNames": {"#updated": "updated_at"},
+        }
+        if seen_updated_at is None:
+            check["ConditionExpression"] = "attribute_not_exists(#updated)"
+        else:
+            check["ConditionExpression"] = "#updated = :seen"
+            check["ExpressionAttributeValues"] = {":seen": {"S": seen_updated_at}}
+        # ADD and DELETE of one attribute cannot share an update expression: two transactions,
+        # each checking that STATE is still what was read.
+        done = True
+        for names, adding in ((sorted(set(add)), True), (sorted(set(remove)), False)):
+            if names:
+                done = done and self._transact(
+                    [
+                        {"ConditionCheck": check},
+                        *self._marks(principal, names, add=adding, now=now),
+                    ]
+                )
+        return done and self._transact([{"ConditionCheck": check}, event])
 
     def event_put(
         self, principal: str, action: str, *, at: str, event_key: str, **fields: Any
@@ -276,23 +401,46 @@ class Ledger:
                     updated_at=item.get("updated_at", {}).get("S", ""),
                 )
 
+    def current_marks(self, month: str) -> dict[str, frozenset[str]]:
+        """Every principal's month usage item of ``month`` and its lock marks (empty set: the
+        item exists without marks). A filtered scan, for the daily audit."""
+        paginator = self._ddb.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            ConsistentRead=True,
+            FilterExpression="begins_with(#pk, :usage) AND #sk = :month",
+            ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
+            ExpressionAttributeValues={
+                ":usage": {"S": "USAGE#"},
+                ":month": {"S": keys.usage_key("", month)[keys.SK]},
+            },
+            ProjectionExpression="#pk, #sk, locked_by",
+        )
+        found: dict[str, frozenset[str]] = {}
+        for page in pages:
+            for item in page.get("Items", []):
+                marks = item.get(keys.LOCKED_BY, {}).get("SS", [])
+                found[keys.principal_of(item[keys.PK]["S"])] = frozenset(marks)
+        return found
+
+    def lock_state(self, principal: str) -> tuple[frozenset[str], str | None]:
+        """STATE's holders and ``updated_at`` read together (the version an audit fix checks)."""
+        item = self._get(keys.lock_state_key(principal)) or {}
+        holders = frozenset(item.get(keys.LOCKED_BY, {}).get("SS", []))
+        updated = item.get("updated_at", {}).get("S")
+        return holders, str(updated) if updated else None
+
+    def _marks(
+        self, principal: str, holders: Iterable[str], *, add: bool, now: str
+    ) -> list[dict[str, Any]]:
+        return lock_mark_updates(self.table_name, principal, holders, add=add, now=ledger_time(now))
+
     def _get(self, key: keys.Key) -> dict[str, Any] | None:
         response = self._ddb.get_item(
             TableName=self.table_name, Key=keys.attribute_values(key), ConsistentRead=True
         )
         item = response.get("Item")
         return dict(item) if item else None
-
-    def _holder_updates(
-        self, principal: str, verb: str, holder: str, now: str
-    ) -> list[dict[str, Any]]:
-        """The holder change on the lock state and on its mirror in the gate's month items."""
-        return [
-            self._holder_update(principal, verb, holder, now),
-            *lock_mark_updates(
-                self.table_name, principal, [holder], add=verb == "ADD", now=_instant(now)
-            ),
-        ]
 
     def _holder_update(self, principal: str, verb: str, holder: str, now: str) -> dict[str, Any]:
         return {
@@ -340,10 +488,29 @@ class Ledger:
         )
 
     def _transact(self, items: list[dict[str, Any]]) -> bool:
-        try:
-            self._ddb.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
+        """Apply a transaction; ``False`` when a condition cancelled it."""
+        return self._retrying(
+            self._ddb.transact_write_items,
+            TransactItems=items,
+            ClientRequestToken=request_token(items),
+            conditional=True,
+        )
+
+    def _retrying(self, call: Callable[..., Any], *, conditional: bool, **params: Any) -> bool:
+        """``call(**params)``, tried again after a conflict or a throttle; ``False`` when a
+        condition failed (with ``conditional``), ``True`` when applied."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                call(**params)
+            except ClientError as error:
+                if conditional and (
+                    _condition_failed(error)
+                    or error_code(error) == CONDITIONAL_CHECK_FAILED_EXCEPTION
+                ):
+                    return False
+                if not retryable(error) or attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                self._sleep(backoff(attempt))
+            else:
+                return True
+        raise AssertionError("unreachable")  # pragma: no cover

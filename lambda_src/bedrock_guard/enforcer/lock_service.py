@@ -3,15 +3,17 @@
 Everything here is deliberate about ordering, because a Lambda can stop between any two calls
 and SNS or Lambda will deliver the same message again:
 
-* ALARM: IAM first, ledger second. If the function dies after the attach, the retry finds no
-  record, attaches again (a no-op) and records. The reverse order could leave a record that
-  makes the retry look like a replay while IAM was never changed. After the ledger write the
-  policy is attached once more: a release of another alarm running at the same moment may
-  have read the holder set before our write and detached in between (see ``_release_if_free``).
-* OK: ledger first, IAM second. The retry of a release whose detach failed finds this alarm's
-  record saying OK at exactly this state change time and goes straight to the detach. The
-  detach happens only when no holder is left (another alarm, or an operator), and the holder
-  set is read again afterwards, re-attaching if a lock was recorded in the meantime.
+* The ledger is the one source of truth; IAM follows it. Every message about a principal
+  (a new state change, a replay, Lambda's retry, a stale one, an OK of an alarm that holds
+  nothing) ends with :meth:`LockService.reconcile`, which attaches the deny policy while
+  something holds the lock and detaches it otherwise. So whichever call failed last time, the
+  next delivery, retry or OK leaves IAM and the ledger agreeing.
+* ALARM: ledger first, IAM second. From the ledger write on, the token gate refuses the caller
+  (it reads the lock marks written in the same transaction), even when IAM cannot take the
+  policy (quota reached, policy deleted): that is reported, not retried forever.
+* OK: ledger first, IAM second. The release removes only this alarm's hold; the deny policy is
+  detached when nothing else (another alarm, an operator) holds the lock. A retry of a release
+  whose detach failed finds the record saying OK at this time and goes straight to reconcile.
 * A message older than the alarm's record is stale and is dropped: a replayed ALARM delivered
   after its OK must not lock again.
 
@@ -46,7 +48,7 @@ from bedrock_guard.enforcer.alarm_messages import (
 from bedrock_guard.enforcer.alarm_tags import AlarmTags
 from bedrock_guard.enforcer.alarm_verification import alarm_name_to_describe, verify
 from bedrock_guard.enforcer.config import EnforcerConfig
-from bedrock_guard.enforcer.iam_lock import IamLock, PolicyLimitError
+from bedrock_guard.enforcer.iam_lock import IamLock, PolicyLimitError, PolicyMissingError
 from bedrock_guard.enforcer.ledger import EventAction, Ledger
 
 logger = Logger(child=True)
@@ -99,6 +101,18 @@ class MessageResult:
 
     outcome: MessageOutcome
     principals: tuple[PrincipalResult, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """What the ledger says holds a principal's lock, and whether IAM now shows the policy."""
+
+    holders: frozenset[str]
+    attached: bool
+
+    @property
+    def detail(self) -> str:
+        return ",".join(sorted(self.holders))
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,52 +282,29 @@ class LockService:
         canonical = principal.canonical
 
         if self.config.dry_run:
-            self.ledger.put_event(
-                self.ledger.alarm_event_put(
-                    canonical,
-                    EventAction.LOCK,
-                    message,
-                    now=self.clock(),
-                    dry_run=True,
-                    policy_arn=self.config.deny_policy_arn,
-                )
-            )
-            m.count_by(m.DRY_RUN, ACTION, EventAction.LOCK)
-            logger.warning(
-                "dry run: would attach the deny policy and record the lock",
-                principal=canonical,
-                alarm_arn=message.alarm_arn,
-                policy_arn=self.config.deny_policy_arn,
-            )
-            return PrincipalResult(canonical, Outcome.DRY_RUN_LOCK)
+            return self._rehearse(canonical, EventAction.LOCK, message, Outcome.DRY_RUN_LOCK)
 
         record = self.ledger.alarm_record(canonical, message.alarm_arn)
         if record is not None and record.state_change_time > message.state_change_time:
+            self.reconcile(principal)
             return self._stale(canonical, message, record.state_change_time)
         if record is not None and record.state_change_time == message.state_change_time:
-            # A replay: nothing new to record. If this alarm still holds the lock, make sure IAM
-            # agrees (a crash between the ledger write and the second attach); if an operator
-            # unlocked since, the replay must not lock again.
-            if message.alarm_arn in self.ledger.holders(canonical):
-                self.attach_deny(principal)
+            # A replay (or Lambda's retry after a failure past the ledger write): nothing new
+            # to record, but IAM is brought back to what the ledger says. If an operator
+            # unlocked since, the ledger holds nothing and the replay does not lock again.
+            state = self.reconcile(principal)
             m.count(m.REPLAYS)
-            logger.info("replayed ALARM: nothing to do", principal=canonical)
-            return PrincipalResult(canonical, Outcome.REPLAY)
+            logger.info("replayed ALARM: IAM reconciled with the ledger", principal=canonical)
+            return PrincipalResult(canonical, Outcome.REPLAY, state.detail)
 
-        attached = self.attach_deny(principal)
+        # The ledger first: from this write on the gate refuses the caller, whatever IAM does.
         if not self.ledger.record_lock(
-            canonical,
-            message,
-            policy_arn=self.config.deny_policy_arn,
-            now=self.clock(),
-            iam_attached=attached,
+            canonical, message, policy_arn=self.config.deny_policy_arn, now=self.clock()
         ):
-            # A newer state change of this alarm was recorded after our read: undo our attach
-            # unless something else holds the lock.
-            self._release_if_free(principal)
+            self.reconcile(principal)  # a newer state change of this alarm was recorded
             return self._stale(canonical, message, "newer")
-        if attached:
-            self.attach_deny(principal)
+        state = self.reconcile(principal)
+        self.ledger.note_attachment(canonical, message.alarm_arn, attached=state.attached)
         m.count(m.LOCKS)
         logger.warning(
             "locked principal out of Bedrock",
@@ -322,29 +313,61 @@ class LockService:
             alarm_arn=message.alarm_arn,
             alarm_reason=message.reason,
             policy_arn=self.config.deny_policy_arn,
-            iam_attached=attached,
+            iam_attached=state.attached,
         )
         return PrincipalResult(
-            canonical, Outcome.LOCKED if attached else Outcome.LOCKED_LEDGER_ONLY
+            canonical, Outcome.LOCKED if state.attached else Outcome.LOCKED_LEDGER_ONLY
         )
 
     def attach_deny(self, principal: Principal) -> bool:
-        """Attach the deny policy; ``False`` when IAM's policy quota forbids it.
+        """Attach the deny policy; ``False`` when IAM cannot take it (policy quota reached, or
+        the deny policy is missing).
 
-        The ledger lock is still written then, so the token gate refuses the caller; the
-        failure is logged and counted for an operator to make room.
+        The ledger lock stands then, so the token gate refuses the caller; the failure is
+        counted (``LockIncomplete``, alarmed on) and logged with what fixes it.
         """
         try:
             self.iam.attach(principal)
-        except PolicyLimitError:
+        except (PolicyLimitError, PolicyMissingError) as error:
             m.count(m.LOCK_INCOMPLETE)
+            quota = isinstance(error, PolicyLimitError)
+            cause = "managed policy quota reached" if quota else "deny policy missing"
+            fix = (
+                "detach another managed policy from the principal"
+                if quota
+                else f"re-create {self.config.deny_policy_arn} (terraform apply of the "
+                "alarm-enforcer module)"
+            )
             logger.error(
-                "cannot attach the deny policy: managed policy quota reached; "
-                "the ledger lock still makes the token gate refuse this caller",
+                f"cannot attach the deny policy ({cause}): the ledger lock still makes the "
+                "token gate refuse this caller, but its direct Bedrock calls are not denied; "
+                f"fix: {fix}, then run `bedrock-guard locks --audit --fix`",
                 principal=principal.canonical,
+                policy_arn=self.config.deny_policy_arn,
+                error=str(error)[:300],
             )
             return False
         return True
+
+    def reconcile(self, principal: Principal) -> Reconciled:
+        """Make IAM agree with the ledger: the deny policy on the principal exactly while
+        something holds its lock.
+
+        Every message about a principal ends here, and so do operator commands and audit
+        fixes: whichever step failed before, the next one converges. After a detach the
+        holders are read again: a lock recorded meanwhile (whose own attach may have run
+        before our detach) gets the policy back.
+        """
+        canonical = principal.canonical
+        holders = self.ledger.holders(canonical)
+        if not holders:
+            detached = self.iam.detach(principal)
+            holders = self.ledger.holders(canonical)
+            if not holders:
+                if detached:
+                    logger.info("deny policy detached: nothing holds the lock", principal=canonical)
+                return Reconciled(holders, attached=False)
+        return Reconciled(holders, attached=self.attach_deny(principal))
 
     # OK ---------------------------------------------------------------------------------
 
@@ -355,55 +378,65 @@ class LockService:
         except PrincipalError as error:
             return self._refuse(raw, _canonical_or_none(raw), error.reason, str(error), message)
         canonical = principal.canonical
+        if self.config.dry_run:
+            return self._rehearse(canonical, EventAction.RELEASE, message, Outcome.DRY_RUN_RELEASE)
         record = self.ledger.alarm_record(canonical, message.alarm_arn)
         t = message.state_change_time
         if record is not None and record.state_change_time > t:
+            self.reconcile(principal)
             return self._stale(canonical, message, record.state_change_time)
         retry = record is not None and (record.state, record.state_change_time) == (
             AlarmState.OK,
             t,
         )
         if not retry and (record is None or record.state != AlarmState.ALARM):
+            # Nothing of this alarm's to release; IAM is still brought back to the ledger.
+            self.reconcile(principal)
             logger.info("OK from an alarm that holds no lock", principal=canonical)
             return PrincipalResult(canonical, Outcome.NOT_LOCKED)
-
-        if self.config.dry_run:
-            self.ledger.put_event(
-                self.ledger.alarm_event_put(
-                    canonical, EventAction.RELEASE, message, now=self.clock(), dry_run=True
-                )
-            )
-            m.count_by(m.DRY_RUN, ACTION, EventAction.RELEASE)
-            logger.warning(
-                "dry run: would release this alarm's lock",
-                principal=canonical,
-                alarm_arn=message.alarm_arn,
-            )
-            return PrincipalResult(canonical, Outcome.DRY_RUN_RELEASE)
 
         if not retry and not self.ledger.record_release(canonical, message, now=self.clock()):
             again = self.ledger.alarm_record(canonical, message.alarm_arn)
             if again is None or (again.state, again.state_change_time) != (AlarmState.OK, t):
+                self.reconcile(principal)
                 return self._stale(canonical, message, "newer")
         return self._release_if_free(principal)
 
     def _release_if_free(self, principal: Principal) -> PrincipalResult:
         """Detach the deny policy when nothing holds the lock any more."""
         canonical = principal.canonical
-        holders = self.ledger.holders(canonical)
-        if holders:
-            logger.info("lock still held", principal=canonical, holders=sorted(holders))
-            return PrincipalResult(canonical, Outcome.STILL_HELD, ",".join(sorted(holders)))
-        self.iam.detach(principal)
-        # A lock recorded between our read and our detach would be left without the policy
-        # (its own second attach may have run before our detach): read again and restore it.
-        holders = self.ledger.holders(canonical)
-        if holders:
-            self.attach_deny(principal)
-            return PrincipalResult(canonical, Outcome.STILL_HELD, ",".join(sorted(holders)))
+        state = self.reconcile(principal)
+        if state.holders:
+            logger.info("lock still held", principal=canonical, holders=sorted(state.holders))
+            return PrincipalResult(canonical, Outcome.STILL_HELD, state.detail)
         m.count(m.RELEASES)
         logger.warning("released principal", principal=canonical)
         return PrincipalResult(canonical, Outcome.RELEASED)
+
+    def _rehearse(
+        self, canonical: str, action: str, message: AlarmMessage, outcome: Outcome
+    ) -> PrincipalResult:
+        """DRY_RUN: record what would be done (a history item marked dry run), change nothing."""
+        self.ledger.put_event(
+            self.ledger.alarm_event_put(
+                canonical,
+                action,
+                message,
+                now=self.clock(),
+                dry_run=True,
+                policy_arn=self.config.deny_policy_arn if action == EventAction.LOCK else None,
+            )
+        )
+        m.count_by(m.DRY_RUN, ACTION, action)
+        logger.warning(
+            "dry run: would attach the deny policy and record the lock"
+            if action == EventAction.LOCK
+            else "dry run: would release this alarm's hold (and detach if nothing else holds)",
+            principal=canonical,
+            alarm_arn=message.alarm_arn,
+            policy_arn=self.config.deny_policy_arn,
+        )
+        return PrincipalResult(canonical, outcome)
 
     # Shared -----------------------------------------------------------------------------
 

@@ -25,6 +25,8 @@ STALE: Final = "StaleMessages"
 REPLAYS: Final = "Replays"
 LOCK_INCOMPLETE: Final = "LockIncomplete"
 FAILED: Final = "Failures"
+# Principals whose IAM attachment, lock and gate marks disagree, counted by the daily audit.
+LOCK_DRIFT: Final = "LockDrift"
 # A message whose Trigger names other principals than the alarm it claims to come from.
 TRIGGER_MISMATCH: Final = "TriggerMismatch"
 

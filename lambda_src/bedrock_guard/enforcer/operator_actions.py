@@ -1,7 +1,8 @@
 """Operator commands on locks (the operator CLI calls these): lock, unlock, list.
 
 They use the same IAM and ledger layers as the alarm path and the same refusals, so an operator
-command can neither lock a protected principal nor leave the ledger and IAM disagreeing.
+command can neither lock a protected principal nor leave the ledger and IAM disagreeing: the
+ledger is written first, then IAM is reconciled with it.
 """
 
 from __future__ import annotations
@@ -42,13 +43,11 @@ def unlock(
         released_holders=released,
         recorded_at=now,
     )
-    # Ledger first (the gate serves the caller again), then IAM, then re-check, as for an OK.
-    service.ledger.clear_holders(canonical, now=now, event=event)
-    service.iam.detach(parsed)
-    holders = service.ledger.holders(canonical)
-    if holders:  # an alarm locked again meanwhile: its lock stands
-        service.attach_deny(parsed)
-        return PrincipalResult(canonical, Outcome.STILL_HELD, ",".join(sorted(holders)))
+    # Ledger first (the gate serves the caller again), then IAM follows it, as for an OK.
+    service.ledger.remove_holders(canonical, released, now=now, event=event)
+    state = service.reconcile(parsed)
+    if state.holders:  # an alarm locked again meanwhile: its lock stands
+        return PrincipalResult(canonical, Outcome.STILL_HELD, state.detail)
     return PrincipalResult(canonical, Outcome.RELEASED, ",".join(released))
 
 
@@ -71,8 +70,9 @@ def lock(
         policy_arn=service.config.deny_policy_arn,
         recorded_at=now,
     )
-    attached = service.attach_deny(resolved)
+    # Ledger first (the gate refuses from here on), then IAM follows it, as for an ALARM.
     service.ledger.add_holder(canonical, keys.OPERATOR_LOCK, now=now, event=event)
-    if attached:
-        service.attach_deny(resolved)  # see the ALARM path: a concurrent release may have detached
-    return PrincipalResult(canonical, Outcome.LOCKED if attached else Outcome.LOCKED_LEDGER_ONLY)
+    state = service.reconcile(resolved)
+    return PrincipalResult(
+        canonical, Outcome.LOCKED if state.attached else Outcome.LOCKED_LEDGER_ONLY
+    )
