@@ -3,10 +3,11 @@
 Every rate is USD per 1K tokens as a decimal string, for US East (N. Virginia) on the Standard
 tier. For the models where Bedrock prices global cross-Region inference below the regional
 price (Anthropic's Claude 4.5 generation), the rates here are the global ones and
-``regional_premium`` is what regional and geographic (``us.``, ``eu.``, ``apac.`` ...) use
-costs on top. ``None`` for a cache rate means no rate was published for the model (or it could
+``regional_premium`` is the factor in-region calls and geographic profiles (``us.``, ``eu.``,
+``apac.`` ...) pay on top; for every other model a cross-region profile costs the price of the
+source region. ``None`` for a cache rate means no rate was published for the model (or it could
 not be confirmed) and the default factor of :mod:`bedrock_guard.core.pricing` applies.
-``PRICING_JSON`` overrides any of this without a release.
+``PRICING_JSON`` overrides any model's rates without a release.
 """
 
 from __future__ import annotations
@@ -28,16 +29,18 @@ AS_OF: Final = "2026-12-03"
 
 # Bedrock bills batch inference at half the on-demand price of the model (both directions).
 BATCH_FACTOR: Final = Decimal("0.5")
-# Service tiers against the Standard ("default") tier. AWS publishes a price per model and tier
-# rather than a multiplier; the ratios below are those of the Amazon Nova rows on the pricing
-# page when the tiers launched (2025-11) and could not be confirmed for every model here:
-# set a model's exact rates with PRICING_JSON where it matters. "reserved" capacity is billed
-# per reserved tokens-per-minute, not per token, so a reserved call is valued at Standard rates.
+# Service tiers against the Standard ("default") tier. AWS publishes a price per model and tier,
+# not a multiplier, and its announcements say only "premium" (Priority) and "discount" (Flex);
+# the pricing page renders its figures client-side, so they could not be confirmed here. 1.75x
+# and 0.5x are the ratios commonly reported for the models that launched with the tiers
+# (2025-11): unconfirmed, and a release changes them if AWS's figures differ. "reserved"
+# capacity is billed per reserved tokens-per-minute, not per token, so a reserved call is valued
+# at Standard rates (what its overflow costs).
 SERVICE_TIER_FACTORS: Final[Mapping[str, Decimal]] = {
     "default": Decimal(1),
     "reserved": Decimal(1),
-    "priority": Decimal("1.75"),  # unconfirmed for every model: Standard + 75%
-    "flex": Decimal("0.5"),  # unconfirmed for every model: Standard - 50%
+    "priority": Decimal("1.75"),  # unconfirmed: Standard + 75%
+    "flex": Decimal("0.5"),  # unconfirmed: Standard - 50%
 }
 # Anthropic's regional endpoints (and Bedrock's geographic profiles) for the Claude 4.5
 # generation cost 10% more than the global profile.
