@@ -1,2 +1,3 @@
-"""The usage meter: Bedrock's model invocation log records, counted against the same per-caller
-budgets as the gate's requests, and the gate's holds settled to what Bedrock logged."""
+"""The usage meter: Bedrock's model invocation log records, parsed, priced and charged to the
+caller's budget whichever path the call took (directly, or through the gate, whose holds are
+then settled to what Bedrock logged)."""
