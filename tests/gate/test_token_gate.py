@@ -591,3 +591,29 @@ def test_allowed_requests_stay_within_their_reservation(
     assert gate.invoke(request_body())[0] == 200
     assert gate.usage(ROLE)["month_tokens"] == WORST
     assert "exceeded the reservation" not in caplog.text
+
+
+@pytest.mark.parametrize("name", ["alice", "alice2", "mallory-1", "mallory-2", "mallory-3"])
+def test_federated_users_get_no_default_budget(gate: Gate, name: str) -> None:
+    """sts:GetFederationToken mints a new identity per name at no cost: each would otherwise
+    get a fresh default budget. Refused unless registered, and nothing is written."""
+    payload = load_event("assumed_role")
+    federated = f"arn:aws:sts::123456789012:federated-user/{name}"
+    payload["requestContext"]["identity"]["userArn"] = federated
+    payload["body"] = json.dumps(request_body())
+    response = token_gate.handler(payload, gate.lambda_context)
+    body = json.loads(response["body"])
+    assert (response["statusCode"], body["error"]["code"]) == (403, "UnknownCaller")
+    assert "register" in body["error"]["message"]
+    assert gate.usage(federated) == {}
+    assert gate.bedrock.calls == []
+
+
+def test_a_registered_federated_user_is_served(gate: Gate) -> None:
+    federated = "arn:aws:sts::123456789012:federated-user/contractor"
+    gate.register(federated, tier="standard")
+    payload = load_event("assumed_role")
+    payload["requestContext"]["identity"]["userArn"] = federated
+    payload["body"] = json.dumps(request_body())
+    gate.bedrock.reply()
+    assert token_gate.handler(payload, gate.lambda_context)["statusCode"] == 200

@@ -69,6 +69,8 @@ class EventAction:
     REFUSED: Final = "refused"
     OPERATOR_LOCK: Final = "operator_lock"
     UNLOCK: Final = "unlock"
+    WINDOW_LOCK: Final = "window_lock"  # the usage meter: a caller over a budget window
+    WINDOW_RELEASE: Final = "window_release"  # that window's period ended
 
 
 @dataclass(frozen=True, slots=True)

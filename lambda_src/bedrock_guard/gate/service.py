@@ -40,6 +40,7 @@ from bedrock_guard.core.accounting import (
 )
 from bedrock_guard.core.invocation_metadata import gate_metadata
 from bedrock_guard.core.pricing import Price
+from bedrock_guard.core.principals import is_free_to_mint
 from bedrock_guard.core.usage_item import Hold
 from bedrock_guard.gate.bedrock_client import (
     BedrockClients,
@@ -217,6 +218,14 @@ def _bedrock_client(runtime: GateRuntime, request: GateRequest) -> Any:
 def _limits_for(config: GateConfig, profile: Profile) -> Limits:
     """The caller's limits, refusing callers the configuration does not cover (fail closed)."""
     if not profile.registered:
+        if is_free_to_mint(profile.principal):
+            raise GateError(
+                403,
+                "UnknownCaller",
+                "this identity can be minted at will (a federated user of "
+                "sts:GetFederationToken), so it gets no default budget; ask the platform team "
+                "to register it",
+            )
         if config.default_tier is None:
             raise GateError(
                 403,

@@ -134,6 +134,19 @@ class MeterStore:
         ).get("Item", {})
         return Counters.from_numbers(_numbers(item), period)
 
+    def registered_tier(self, principal: str) -> tuple[bool, str | None]:
+        """Whether the caller is registered, and its tier (a non-empty string, else None)."""
+        item = self._call(
+            "get_item",
+            TableName=self.table_name,
+            Key=keys.attribute_values(keys.caller_key(principal)),
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            return False, None
+        tier = item.get("tier", {}).get("S")
+        return True, tier if isinstance(tier, str) and tier else None
+
     # The gate's holds -----------------------------------------------------------------------
 
     def reconcile(

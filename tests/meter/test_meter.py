@@ -1,0 +1,181 @@
+"""The usage meter end to end on moto: a runaway direct caller is counted and locked through the
+enforcer's lock path within one invocation, replays count once, the gate's own calls are never
+counted twice, and a window's lock goes when the window resets."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+
+from bedrock_guard import usage_meter
+from bedrock_guard.core import keys
+from bedrock_guard.enforcer.lock_service import Home, build_service
+from bedrock_guard.enforcer.window_locks import release_ended_windows
+from bedrock_guard.local.lambda_events import LocalLambdaContext
+from bedrock_guard.local.tables import create_guard_table
+from bedrock_guard.meter.config import load_config
+from bedrock_guard.meter.service import Meter
+from bedrock_guard.meter.store import MeterStore
+from tests.enforcer.moto_account import LAMBDA_TRUST_POLICY, MotoAccount
+from tests.meter.events import record, subscription_event
+
+TABLE = "bedrock-guard-meter"
+ACCOUNT = "123456789012"
+NOTEBOOK = f"arn:aws:iam::{ACCOUNT}:role/notebook"
+GATE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/bedrock-cost-guard-dev-gate"
+APP = f"arn:aws:iam::{ACCOUNT}:role/analytics-app"
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
+DAILY_TOKENS = 1000
+
+
+@dataclass
+class World(MotoAccount):
+    meter: Meter
+
+
+@pytest.fixture
+def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    iam = boto3.client("iam", region_name="us-east-1")
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    create_guard_table(ddb, TABLE)
+    for role in ("notebook", "bedrock-cost-guard-dev-gate", "analytics-app"):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY)
+    policy_arn = iam.create_policy(
+        PolicyName="BedrockGuardDeny",
+        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Deny",'
+        '"Action":"bedrock:InvokeModel","Resource":"*"}]}',
+    )["Policy"]["Arn"]
+    environ = {
+        "USAGE_TABLE_NAME": TABLE,
+        "LEDGER_TABLE_NAME": TABLE,
+        "TIER_LIMITS_JSON": f'{{"basic": {{"daily_tokens": {DAILY_TOKENS}}}}}',
+        "DEFAULT_TIER": "basic",
+        "MODEL_ALIASES_JSON": f'{{"claude-3-haiku": "{HAIKU}"}}',
+        "DENY_POLICY_ARN": policy_arn,
+        "PROTECTED_PRINCIPALS_JSON": "[]",
+        "GATE_ROLE_ARN": GATE_ROLE,
+    }
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    config = load_config(environ)
+    meter = Meter(
+        config=config,
+        store=MeterStore(ddb, TABLE),
+        locks=build_service(config.locking),
+        home=Home("aws", ACCOUNT),
+    )
+    usage_meter.set_meter(meter)
+    yield World(
+        iam, ddb, boto3.client("cloudwatch", region_name="us-east-1"), TABLE, policy_arn, meter
+    )
+    usage_meter.set_meter(None)
+
+
+def direct(
+    request_id: str, tokens: int, *, who: str = "notebook", minute: int = 0
+) -> dict[str, Any]:
+    """A Converse record of a direct caller (its own credentials, no gate)."""
+    body = copy.deepcopy(record("converse"))
+    body.pop("requestMetadata", None)
+    body["requestId"] = request_id
+    body["identity"] = {"arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{who}/session-{minute}"}
+    body["timestamp"] = f"2026-11-23T09:{minute:02d}:00Z"
+    body["input"]["inputTokenCount"] = tokens // 2
+    body["output"]["outputTokenCount"] = tokens - tokens // 2
+    return body
+
+
+def deliver(*records: dict[str, Any]) -> dict[str, Any]:
+    return usage_meter.handler(subscription_event(records), LocalLambdaContext())
+
+
+def day_tokens(world: World, principal: str) -> int:
+    item = world.ddb.get_item(
+        TableName=TABLE,
+        Key=keys.attribute_values(keys.usage_key(principal, "2026-11")),
+        ConsistentRead=True,
+    ).get("Item", {})
+    return int(item.get("d23_tokens", {}).get("N", "0"))
+
+
+def test_a_runaway_direct_caller_is_counted_and_locked_in_one_invocation(world: World) -> None:
+    summary = deliver(direct("r1", 600, minute=1), direct("r2", 600, minute=2))
+    assert summary["verdicts"] == {"counted": 2}
+    assert day_tokens(world, NOTEBOOK) == 1200
+    # Locked through the enforcer's path: ledger, the gate's mirror, IAM.
+    assert world.holders(NOTEBOOK) == {"window:daily_tokens:2026-11-23"}
+    assert world.attached(NOTEBOOK)
+    mirror = world.ddb.get_item(
+        TableName=TABLE, Key=keys.attribute_values(keys.usage_key(NOTEBOOK, "2026-11"))
+    )["Item"]
+    assert mirror[keys.LOCKED_BY]["SS"] == ["window:daily_tokens:2026-11-23"]
+    actions = {item["action"]["S"] for item in world.event_items(NOTEBOOK)}
+    assert "window_lock" in actions
+
+
+def test_a_caller_under_its_limit_is_not_locked(world: World) -> None:
+    deliver(direct("r1", 400))
+    assert day_tokens(world, NOTEBOOK) == 400
+    assert world.holders(NOTEBOOK) == set() and not world.attached(NOTEBOOK)
+
+
+def test_a_replayed_delivery_counts_once(world: World) -> None:
+    event = subscription_event([direct("r1", 300)])
+    first = usage_meter.handler(event, LocalLambdaContext())
+    again = usage_meter.handler(event, LocalLambdaContext())
+    assert first["verdicts"] == {"counted": 1}
+    assert again["verdicts"] == {"duplicate": 1}
+    assert day_tokens(world, NOTEBOOK) == 300
+
+
+def test_the_gates_own_calls_are_not_counted_twice(world: World) -> None:
+    gate_record = record("converse")  # the gate's role, naming a hold the gate settled
+    summary = deliver(gate_record)
+    assert summary["verdicts"] == {"gate_settled": 1}
+    assert day_tokens(world, APP) == 0 and day_tokens(world, GATE_ROLE) == 0
+
+
+def test_gate_metadata_from_anyone_else_is_direct_usage(world: World) -> None:
+    forged = direct("r9", 500)
+    forged["requestMetadata"] = copy.deepcopy(record("converse")["requestMetadata"])
+    summary = deliver(forged)
+    assert summary["verdicts"] == {"counted": 1}
+    assert day_tokens(world, NOTEBOOK) == 500
+
+
+def test_the_window_lock_goes_when_the_day_resets_and_other_holds_stay(world: World) -> None:
+    deliver(direct("r1", 1500))
+    assert world.attached(NOTEBOOK)
+    service = world.meter.locks
+    # Not yet: the day has not ended.
+    assert release_ended_windows(service, now=datetime(2026, 11, 23, 23, 59, tzinfo=UTC)) == []
+    released = release_ended_windows(service, now=datetime(2026, 11, 24, 0, 5, tzinfo=UTC))
+    assert [r.outcome for r in released] == ["released"]
+    assert world.holders(NOTEBOOK) == set() and not world.attached(NOTEBOOK)
+
+
+def test_bad_records_are_counted_by_reason_and_nothing_is_charged(world: World) -> None:
+    summary = deliver(direct("ok", 100), {"schemaType": "Other"})
+    summary2 = usage_meter.handler({"awslogs": {"data": "not base64"}}, LocalLambdaContext())
+    assert summary["rejected"] and summary["verdicts"] == {"counted": 1}
+    assert summary2["records"] == 0 and summary2["rejected"]
+    assert day_tokens(world, NOTEBOOK) == 100
+
+
+def test_an_unknown_model_is_counted_in_tokens_and_flagged(world: World) -> None:
+    unknown = direct("u1", 200)
+    unknown["modelId"] = "acme.mystery-v1:0"
+    summary = deliver(unknown)
+    assert summary["unpriced"] == 1
+    assert day_tokens(world, NOTEBOOK) == 200
+    item = world.ddb.get_item(
+        TableName=TABLE, Key=keys.attribute_values(keys.usage_key(NOTEBOOK, "2026-11"))
+    )["Item"]
+    assert Decimal(item["d23_usd"]["N"]) == 0  # no price: never a made-up one
