@@ -61,6 +61,7 @@ def stubbed_ce() -> Iterator[Any]:
             "iam:ListAttachedUserPolicies",
         ),
         ("holds", ("holds",), "dynamodb:Scan"),
+        ("bypass", ("bypass",), "dynamodb:Scan"),
         ("report", ("report", "--by", "costCenter"), "ce:GetDimensionValues"),
     ],
 )

@@ -256,5 +256,5 @@ def test_module_entry_point_help_in_a_subprocess() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "usage: bedrock-guard" in result.stdout
-    for command in ("usage", "locks", "unlock", "holds", "report"):
+    for command in ("usage", "bypass", "locks", "unlock", "holds", "report"):
         assert command in result.stdout

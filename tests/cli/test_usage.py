@@ -34,6 +34,7 @@ CALLER_KEYS = {
     "environment",
     "locked_by",
     "month",
+    "split",
     "today",
     "reserved",
     "limits",

@@ -11,7 +11,7 @@ from typing import Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bedrock_guard import __version__
-from bedrock_guard.cli import holds, locks, report, unlock, usage
+from bedrock_guard.cli import bypass, holds, locks, report, unlock, usage
 from bedrock_guard.cli.context import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_ATTEMPTS,
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     shared = argparse.ArgumentParser(add_help=False)
     _global_options(shared, suppress=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (usage, locks, unlock, holds, report):
+    for command in (usage, bypass, locks, unlock, holds, report):
         command.register(subparsers, [shared])
     return parser
 

@@ -29,6 +29,7 @@ COMMAND_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
         "iam:AttachRolePolicy",
     ),
     "holds": ("dynamodb:Scan",),
+    "bypass": ("dynamodb:Scan",),
     # locks --audit reads; --fix also attaches or detaches (condition iam:PolicyARN = the deny
     # policy), corrects the gate's lock marks, and records who asked (STS).
     "locks --audit": (

@@ -15,10 +15,11 @@ from decimal import Decimal
 from typing import Any, Final
 
 from bedrock_guard.core import keys
-from bedrock_guard.core.usage_item import HOLDS, holds_of
+from bedrock_guard.core.usage_item import DIRECT_TOKENS, DIRECT_USD, HOLDS, holds_of
 from bedrock_guard.gate.usage_store import deserialize, profile_from_item
 
 USAGE_PREFIX: Final = "USAGE#"
+_DIRECT: Final = frozenset({DIRECT_TOKENS, DIRECT_USD})
 CALLER_PREFIX: Final = "CALLER#"
 MONTH_PREFIX: Final = "MONTH#"
 _DAY_RE: Final = re.compile(r"^d(?P<day>\d{2})_(?P<unit>tokens|usd)$")
@@ -50,6 +51,8 @@ class CallerMonth:
     month: Amounts = field(default_factory=Amounts)
     days: dict[str, Amounts] = field(default_factory=dict)
     reserved: Reserved = field(default_factory=Reserved)
+    # Of ``month``, what the usage meter counted for direct calls (not through the gate).
+    direct: Amounts = field(default_factory=Amounts)
     locked_by: tuple[str, ...] = ()
     has_usage: bool = False
 
@@ -160,12 +163,16 @@ def _caller(
 ) -> CallerMonth:
     month, days, reserved = usage_of(usage) if usage else (Amounts(), {}, Reserved())
     holders = (lock or {}).get(keys.LOCKED_BY, {}).get("SS", [])
+    direct = deserialize({n: v for n, v in (usage or {}).items() if n in _DIRECT})
     return CallerMonth(
         principal=principal,
         profile=profile_of(principal, profile) if profile else None,
         month=month,
         days=days,
         reserved=reserved,
+        direct=Amounts(
+            int(direct.get(DIRECT_TOKENS, 0)), Decimal(direct.get(DIRECT_USD, Decimal(0)))
+        ),
         locked_by=tuple(sorted(holders)),
         has_usage=usage is not None,
     )

@@ -147,6 +147,14 @@ def caller_json(caller: CallerMonth, st: Standing, day: str | None) -> dict[str,
         "environment": caller.attribute("environment"),
         "locked_by": list(caller.locked_by),
         "month": {"tokens": caller.month.tokens, "usd": caller.month.usd},
+        # Of the month, through the gate and direct (counted by the usage meter).
+        "split": {
+            "gate": {
+                "tokens": caller.month.tokens - caller.direct.tokens,
+                "usd": caller.month.usd - caller.direct.usd,
+            },
+            "direct": {"tokens": caller.direct.tokens, "usd": caller.direct.usd},
+        },
         "today": None
         if day is None
         else {

@@ -44,6 +44,9 @@ SEEN_PREFIX: Final = "SEEN#"
 # What Bedrock logged for a gate call whose hold was still in flight (written by the meter
 # under the hold's HOLD# key; whoever moves the hold out of the month item applies it).
 LOGGED_TOKENS: Final = "logged_tokens"
+# The part of the month's counters the usage meter added for direct calls (not through the gate).
+DIRECT_TOKENS: Final = "direct_month_tokens"
+DIRECT_USD: Final = "direct_month_usd"
 LOGGED_USD: Final = "logged_usd"
 # Beyond this many holds in flight a caller's request is refused (429), which bounds the item
 # at about 100 bytes a hold: ~6.5 KB of holds plus ~1.5 KB of counters at most.

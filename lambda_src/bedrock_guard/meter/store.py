@@ -31,6 +31,8 @@ from bedrock_guard.core.accounting import Charge, Counters, Period, period_of_da
 from bedrock_guard.core.aws_errors import error_code
 from bedrock_guard.core.usage_item import (
     ADD_WINDOWS,
+    DIRECT_TOKENS,
+    DIRECT_USD,
     HOLDS,
     LOGGED_TOKENS,
     LOGGED_USD,
@@ -119,7 +121,7 @@ class MeterStore:
                     "ExpressionAttributeNames": {"#pk": keys.PK},
                 }
             },
-            self._add(principal, period, charge),
+            self._add(principal, period, charge, direct=True),
         ]
         counted = self._transact(items)
         return Charged(counted, self.counters(principal, period))
@@ -210,13 +212,20 @@ class MeterStore:
 
     # Plumbing -------------------------------------------------------------------------------
 
-    def _add(self, principal: str, period: Period, charge: Charge) -> dict[str, Any]:
+    def _add(
+        self, principal: str, period: Period, charge: Charge, *, direct: bool = False
+    ) -> dict[str, Any]:
+        names = window_names(period) | {"#exp": keys.TTL_ATTRIBUTE}
+        add = ADD_WINDOWS
+        if direct:  # also kept apart, so that operators see what bypassed the gate
+            names |= {"#dt": DIRECT_TOKENS, "#du": DIRECT_USD}
+            add += ", #dt :tokens, #du :usd"
         return {
             "Update": {
                 "TableName": self.table_name,
                 "Key": keys.attribute_values(keys.usage_key(principal, period.month)),
-                "UpdateExpression": f"ADD {ADD_WINDOWS} SET #exp = if_not_exists(#exp, :exp)",
-                "ExpressionAttributeNames": window_names(period) | {"#exp": keys.TTL_ATTRIBUTE},
+                "UpdateExpression": f"ADD {add} SET #exp = if_not_exists(#exp, :exp)",
+                "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": {
                     ":tokens": number(charge.tokens),
                     ":usd": number(charge.usd),
