@@ -260,8 +260,8 @@ def make_gate(aws: None, lambda_context: Any) -> Callable[..., Gate]:
         )
         gate.runtime.bedrock = bedrock.client
         gate.runtime.clock = lambda: gate.now[0]
-        gate.runtime.sleep = gate.runtime.store.sleep = gate.sleeps.append
-        gate.runtime.jitter = gate.runtime.store.jitter = lambda: 1.0
+        gate.runtime.sleep = gate.runtime.store.retrying.sleep = gate.sleeps.append
+        gate.runtime.jitter = gate.runtime.store.retrying.jitter = lambda: 1.0
         token_gate.set_runtime(gate.runtime)
         return gate
 

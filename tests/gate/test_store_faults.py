@@ -19,7 +19,7 @@ from bedrock_guard.gate.usage_store import (
     WRITE_ATTEMPTS,
     WRITE_BACKOFF_BASE_SECONDS,
     WRITE_BACKOFF_CAP_SECONDS,
-    backoff_seconds,
+    UsageStore,
 )
 from tests.gate.conftest import ROLE, Gate, request_body
 
@@ -166,6 +166,7 @@ def test_a_bedrock_failure_whose_release_conflicts_still_releases(gate: Gate) ->
 @pytest.mark.parametrize("attempt", range(12))
 def test_backoff_is_bounded_full_jitter(attempt: int) -> None:
     ceiling = min(WRITE_BACKOFF_CAP_SECONDS, WRITE_BACKOFF_BASE_SECONDS * 2**attempt)
-    assert backoff_seconds(attempt, 0.0) == 0.0
-    assert backoff_seconds(attempt, 0.5) == pytest.approx(ceiling / 2)
-    assert backoff_seconds(attempt, 1.0) == pytest.approx(ceiling)
+    retrying = UsageStore(None, "t").retrying
+    for jitter, share in ((0.0, 0.0), (0.5, 0.5), (1.0, 1.0)):
+        retrying.jitter = lambda jitter=jitter: jitter  # type: ignore[misc]
+        assert retrying.backoff(attempt) == pytest.approx(ceiling * share)

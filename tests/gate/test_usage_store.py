@@ -12,6 +12,7 @@ import pytest
 
 from bedrock_guard.core import keys
 from bedrock_guard.core.accounting import Charge, Counters, Limits, Window, caps, period_of
+from bedrock_guard.core.dynamodb_calls import Retrying
 from bedrock_guard.core.usage_item import (
     HOLDS,
     MAX_HOLDS_IN_FLIGHT,
@@ -47,7 +48,7 @@ def client(aws: None) -> Iterator[Any]:
 
 @pytest.fixture
 def store(client: Any) -> UsageStore:
-    return UsageStore(client, TABLE, sleep=lambda _: None)
+    return UsageStore(client, TABLE, retrying=Retrying(sleep=lambda _: None))
 
 
 def usage_item(client: Any, raw: bool = False) -> dict[str, Any]:

@@ -19,7 +19,6 @@ own: the gate reads the registry again before refusing.
 from __future__ import annotations
 
 import contextlib
-import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +27,6 @@ from decimal import Decimal
 from typing import Any, Final
 
 from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import BotoCoreError, ClientError
 
 from bedrock_guard.core import keys
 from bedrock_guard.core.accounting import (
@@ -40,7 +38,7 @@ from bedrock_guard.core.accounting import (
     Window,
     period_of_day,
 )
-from bedrock_guard.core.aws_errors import error_code
+from bedrock_guard.core.dynamodb_calls import ConditionFailed, DynamoDBFailure, Retrying
 from bedrock_guard.core.usage_item import (
     ADD_WINDOWS,
     HOLDS,
@@ -70,18 +68,6 @@ WRITE_BACKOFF_CAP_SECONDS: Final = 1.0
 # Expired holds moved out of the month item by one request at most (the rest by the next).
 SWEEP_BATCH: Final = 8
 
-TRANSACTION_CONFLICT: Final = "TransactionConflictException"
-CONDITION_FAILED: Final = "ConditionalCheckFailedException"
-_RETRYABLE_CODES: Final = frozenset(
-    {
-        TRANSACTION_CONFLICT,
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
 _deserializer = TypeDeserializer()
 
 
@@ -215,16 +201,9 @@ def _numbers(attributes: Mapping[str, Any]) -> dict[str, Decimal]:
     }
 
 
-def backoff_seconds(attempt: int, jitter: float) -> float:
-    """Full-jitter exponential backoff before write attempt ``attempt + 1``."""
-    return jitter * min(WRITE_BACKOFF_CAP_SECONDS, WRITE_BACKOFF_BASE_SECONDS * 2.0**attempt)
-
-
 class UsageStore:
-    """The gate's reads and writes of the shared table, through a low-level DynamoDB client.
-
-    ``sleep`` and ``jitter`` drive the retry backoff and are replaceable in tests.
-    """
+    """The gate's reads and writes of the shared table, through a low-level DynamoDB client,
+    retried as ``retrying`` says (replaceable in tests)."""
 
     def __init__(
         self,
@@ -232,16 +211,17 @@ class UsageStore:
         table_name: str,
         cache: RegistryCache | None = None,
         *,
-        sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = random.random,
-        monotonic: Callable[[], float] = time.monotonic,
+        retrying: Retrying | None = None,
     ) -> None:
         self.client = client
         self.table_name = table_name
         self.cache = cache if cache is not None else RegistryCache()
-        self.sleep = sleep
-        self.jitter = jitter
-        self.monotonic = monotonic
+        self.retrying = retrying or Retrying(
+            attempts=WRITE_ATTEMPTS,
+            base_seconds=WRITE_BACKOFF_BASE_SECONDS,
+            cap_seconds=WRITE_BACKOFF_CAP_SECONDS,
+            window_seconds=WRITE_RETRY_SECONDS,
+        )
 
     # Registry -------------------------------------------------------------------------------
 
@@ -285,7 +265,7 @@ class UsageStore:
         while True:
             try:
                 response = self._call("update_item", **self._reserve_params(reservation, caps))
-            except _ConditionFailed as failed:
+            except ConditionFailed as failed:
                 item = failed.item
                 if hold.hold_id in _hold_ids(item):
                     return Reserved(reservation)  # an earlier attempt committed unseen
@@ -390,7 +370,7 @@ class UsageStore:
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except _ConditionFailed as failed:
+        except ConditionFailed as failed:
             return locked_by(failed.item)
         return frozenset()
 
@@ -422,7 +402,7 @@ class UsageStore:
                 },
                 ReturnValues="UPDATED_NEW",
             )
-        except _ConditionFailed:
+        except ConditionFailed:
             return None
         return Counters.from_numbers(_numbers(response.get("Attributes", {})), period)
 
@@ -457,13 +437,13 @@ class UsageStore:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
                 logged = None
-            except _ConditionFailed as failed:
+            except ConditionFailed as failed:
                 # Listed by an earlier sweep, or noted by the meter with what Bedrock logged.
                 logged = logged_charge(failed.item)
             if self._remove_expired(principal, month, hold, logged, now=now):
                 moved += 1
                 if logged is not None:
-                    with contextlib.suppress(_ConditionFailed):
+                    with contextlib.suppress(ConditionFailed):
                         self._call(
                             "delete_item",
                             TableName=self.table_name,
@@ -496,42 +476,18 @@ class UsageStore:
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
-        except _ConditionFailed:
+        except ConditionFailed:
             return False  # settled or moved meanwhile
         return True
 
     # Plumbing -------------------------------------------------------------------------------
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        """Run one idempotent client call, retrying what DynamoDB asks to be retried (botocore's
-        standard mode does not retry ``TransactionConflictException``)."""
-        method = getattr(self.client, operation)
-        give_up_at = self.monotonic() + WRITE_RETRY_SECONDS
-        for attempt in range(WRITE_ATTEMPTS):
-            try:
-                response: dict[str, Any] = method(**params)
-                return response
-            except ClientError as error:
-                code = error_code(error)
-                if code == CONDITION_FAILED:
-                    raise _ConditionFailed(error.response.get("Item") or {}) from error
-                if code not in _RETRYABLE_CODES:
-                    raise StoreError(f"{operation} failed: {code}", transient=False) from error
-                failure = StoreError(f"{operation} failed: {code}", transient=True)
-            except BotoCoreError as error:
-                failure = StoreError(f"{operation} failed: {error}", transient=True)
-            if attempt + 1 == WRITE_ATTEMPTS or self.monotonic() >= give_up_at:
-                break
-            self.sleep(backoff_seconds(attempt, self.jitter()))
-        raise failure
-
-
-class _ConditionFailed(Exception):
-    """A condition failed; ``item`` is the stored item (``ALL_OLD``), empty if there is none."""
-
-    def __init__(self, item: Item) -> None:
-        super().__init__("condition failed")
-        self.item = item
+        """One idempotent client call with DynamoDB's retries (:mod:`core.dynamodb_calls`)."""
+        try:
+            return self.retrying.call(self.client, operation, **params)
+        except DynamoDBFailure as failure:
+            raise StoreError(str(failure), transient=failure.transient) from failure
 
 
 def _refusal(item: Mapping[str, Any], period: Period, holds: Sequence[Hold]) -> ReserveOutcome:

@@ -15,20 +15,16 @@ A gate call's record settles its hold exactly, whichever of three states the hol
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from bedrock_guard.core import keys
 from bedrock_guard.core.accounting import Charge, Counters, Period, period_of_day
-from bedrock_guard.core.aws_errors import error_code
+from bedrock_guard.core.dynamodb_calls import ConditionFailed, DynamoDBFailure, Retrying
 from bedrock_guard.core.usage_item import (
     ADD_WINDOWS,
     DIRECT_TOKENS,
@@ -44,22 +40,6 @@ from bedrock_guard.core.usage_item import (
 
 # CloudWatch Logs may deliver a subscription event again within hours; markers last days.
 SEEN_MARKER_DAYS: Final = 3
-ATTEMPTS: Final = 8
-BACKOFF_BASE_SECONDS: Final = 0.025
-BACKOFF_CAP_SECONDS: Final = 1.0
-_RETRYABLE: Final = frozenset(
-    {
-        "TransactionConflictException",
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
-_RETRYABLE_REASONS: Final = frozenset(
-    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
-)
 
 
 class MeterStoreError(Exception):
@@ -91,13 +71,11 @@ class MeterStore:
         client: Any,
         table_name: str,
         *,
-        sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = random.random,
+        retrying: Retrying | None = None,
     ) -> None:
         self.client = client
         self.table_name = table_name
-        self.sleep = sleep
-        self.jitter = jitter
+        self.retrying = retrying or Retrying()
 
     # Direct usage ---------------------------------------------------------------------------
 
@@ -187,7 +165,7 @@ class MeterStore:
                 ConditionExpression="attribute_not_exists(#pk)",
                 ExpressionAttributeNames={"#pk": keys.PK},
             )
-        except _ConditionFailed:
+        except ConditionFailed:
             # Swept between the two reads: settle the listed hold instead.
             return self.reconcile(principal, month, hold_id, logged, now=now)
         return Reconciled.NOTED_FOR_SWEEP
@@ -235,49 +213,17 @@ class MeterStore:
         }
 
     def _transact(self, items: list[dict[str, Any]]) -> bool:
-        """Run a transaction, retrying conflicts and throttles; ``False`` when a condition
-        failed (it was done before)."""
-        for attempt in range(ATTEMPTS):
-            try:
-                self.client.transact_write_items(TransactItems=items)
-                return True
-            except ClientError as error:
-                code = error_code(error)
-                reasons = [r.get("Code") for r in error.response.get("CancellationReasons") or []]
-                if code == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
-                    return False
-                retryable = code in _RETRYABLE or (
-                    code == "TransactionCanceledException"
-                    and any(reason in _RETRYABLE_REASONS for reason in reasons)
-                )
-                if not retryable:
-                    raise MeterStoreError(f"TransactWriteItems failed: {code} {reasons}") from error
-                failure: Exception = error
-            except BotoCoreError as error:
-                failure = error
-            self.sleep(self.jitter() * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
-        raise MeterStoreError(f"TransactWriteItems kept failing: {failure}")
+        """A transaction with DynamoDB's retries; ``False`` when a condition cancelled it."""
+        try:
+            return self.retrying.transact(self.client, items)
+        except DynamoDBFailure as failure:
+            raise MeterStoreError(str(failure)) from failure
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        for attempt in range(ATTEMPTS):
-            try:
-                response: dict[str, Any] = getattr(self.client, operation)(**params)
-                return response
-            except ClientError as error:
-                code = error_code(error)
-                if code == "ConditionalCheckFailedException":
-                    raise _ConditionFailed from error
-                if code not in _RETRYABLE:
-                    raise MeterStoreError(f"{operation} failed: {code}") from error
-                failure: Exception = error
-            except BotoCoreError as error:
-                failure = error
-            self.sleep(self.jitter() * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
-        raise MeterStoreError(f"{operation} kept failing: {failure}")
-
-
-class _ConditionFailed(Exception):
-    pass
+        try:
+            return self.retrying.call(self.client, operation, **params)
+        except DynamoDBFailure as failure:
+            raise MeterStoreError(str(failure)) from failure
 
 
 def _numbers(item: Mapping[str, Any]) -> dict[str, Decimal]:
