@@ -7,9 +7,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
-TF_DIRS := $(sort $(dir $(wildcard modules/*/versions.tf environments/*/versions.tf)))
 
-.PHONY: help test lint pytest checkov validate bench demo schema fmt clean
+.PHONY: help test lint pytest checkov validate e2e bench demo schema fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,7 +25,7 @@ $(CHECKOV_VENV)/.installed: tools/checkov-requirements.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/checkov-requirements.txt
 	touch $@
 
-test: lint pytest checkov ## everything CI runs: lint, types, pytest (Python and Terraform checks), checkov
+test: lint pytest checkov e2e ## everything CI runs: lint, types, pytest (Python and Terraform checks), checkov
 
 lint: $(BIN)/.installed ## ruff (style, imports, bugbear) and mypy on lambda_src
 	$(BIN)/ruff check .
@@ -39,12 +38,12 @@ pytest: $(BIN)/.installed ## the pytest suite
 checkov: $(CHECKOV_VENV)/.installed ## checkov over every module and environment
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
-validate: $(BIN)/.installed ## offline Terraform checks, plus fmt/validate where terraform is installed
+validate: $(BIN)/.installed ## offline Terraform checks, then real fmt -check, init and validate of every folder (TF_OPTIONAL=1: allow no terraform)
 	$(BIN)/pytest -q tests/terraform
-	@if command -v terraform >/dev/null 2>&1; then \
-	  terraform fmt -check -recursive -diff . ; \
-	  tools/terraform-validate.sh $(TF_DIRS); \
-	else echo "terraform not installed: skipped terraform fmt -check and terraform validate"; fi
+	$(BIN)/python -m tools.tf_validate
+
+e2e: $(BIN)/.installed ## real terraform apply, checks, re-plan, destroy of environments/dev and prod on the local AWS
+	BEDROCK_GUARD_E2E=1 $(BIN)/pytest -q -p no:xdist --durations=5 tests/e2e
 
 demo: $(BIN)/.installed ## the whole control loop on local stand-ins of AWS and Bedrock
 	$(BIN)/python -m bedrock_guard.demo
