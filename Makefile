@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: help test lint pytest checkov validate e2e bench demo schema fmt clean
+.PHONY: help test lint pytest checkov validate e2e bench demo local-up local-down schema fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,8 +45,14 @@ validate: $(BIN)/.installed ## offline Terraform checks, then real fmt -check, i
 e2e: $(BIN)/.installed ## real terraform apply, checks, re-plan, destroy of environments/dev and prod on the local AWS
 	BEDROCK_GUARD_E2E=1 $(BIN)/pytest -q -p no:xdist --durations=5 tests/e2e
 
-demo: $(BIN)/.installed ## the whole control loop on local stand-ins of AWS and Bedrock
-	$(BIN)/python -m bedrock_guard.demo
+demo: $(BIN)/.installed ## terraform apply of environments/dev on the local AWS, then the whole control loop (--verbose: ARGS=--verbose)
+	$(BIN)/python -m bedrock_guard.demo $(ARGS)
+
+local-up: $(BIN)/.installed ## leave the local AWS and Bedrock running with environments/dev applied
+	$(BIN)/python -m bedrock_guard.local.stack up
+
+local-down: ## stop what local-up started
+	$(BIN)/python -m bedrock_guard.local.stack down
 
 bench: $(BIN)/.installed ## accounting overshoot, API calls per request, cold import, zip size
 	$(BIN)/python tools/bench.py

@@ -10,7 +10,8 @@ moto does not implement (or implements in a shape the AWS provider cannot read):
 - Cost Explorer: UpdateCostAllocationTagsStatus and ListCostAllocationTags;
 - CloudWatch Logs: Put/Describe/DeleteQueryDefinition;
 - Lambda layers of another account (the public Powertools layer): moto checks every layer ARN
-  against the layers created in it, so published layers of other accounts are accepted here.
+  against the layers created in it, so published layers of other accounts are accepted here;
+  the dead-letter and logging settings of a function, which moto drops (:func:`patch_moto`).
 
 :class:`AwsExtras` is WSGI middleware in front of moto's app: it answers these operations and
 passes every other request through. Its state follows moto's: ``/moto-api/reset`` clears both.
@@ -478,8 +479,15 @@ def _update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str
     return updated
 
 
+def _drop_sns_delivery(self: Any, *args: Any, **kwargs: Any) -> None:
+    """moto would run the function in Docker; here whoever drives the test or demo hands the
+    delivered records to the handler (from an SQS queue subscribed to the same topic)."""
+
+
 def patch_moto() -> None:
-    """What moto's Lambda lacks: public layers of other accounts, dead-letter and log settings."""
+    """What moto's Lambda lacks: public layers of other accounts, dead-letter and log settings;
+    and SNS deliveries to Lambda subscriptions are dropped rather than run in Docker."""
+    lambda_models.LambdaBackend.send_sns_message = _drop_sns_delivery  # type: ignore[method-assign]
     lambda_models.LambdaBackend.layers_versions_by_arn = _layers_versions_by_arn  # type: ignore[method-assign]
     lambda_models.LambdaFunction.__init__ = _function_init  # type: ignore[method-assign]
     lambda_models.LambdaFunction.get_configuration = _get_configuration  # type: ignore[method-assign]

@@ -148,6 +148,10 @@ class Deployment:
         """``terraform apply`` of a saved plan."""
         return self._stream(["apply", "-json", "-input=false", self._parallelism, plan])
 
+    def apply_now(self) -> StepResult:
+        """``terraform apply -auto-approve``: plan and apply in one run (one provider start)."""
+        return self._stream(["apply", "-json", "-input=false", "-auto-approve", self._parallelism])
+
     def destroy(self, *, refresh: bool = True) -> StepResult:
         """``terraform destroy`` (``refresh=False``: trust the state, as right after a plan)."""
         args = ["destroy", "-json", "-input=false", "-auto-approve", self._parallelism]
@@ -203,6 +207,9 @@ class Deployment:
             try:
                 self._read(process.stdout, log, step)
                 returncode = process.wait()
+            except BaseException:  # Ctrl-C, or a callback failed: Terraform stops with us
+                process.kill()
+                raise
             finally:
                 timer.cancel()
         step.seconds = time.monotonic() - started
