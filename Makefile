@@ -43,7 +43,7 @@ validate: $(BIN)/.installed ## offline Terraform checks, then real fmt -check, i
 	$(BIN)/python -m tools.tf_validate
 
 e2e: $(BIN)/.installed ## real terraform apply, checks, re-plan, destroy of environments/dev and prod on the local AWS
-	BEDROCK_GUARD_E2E=1 $(BIN)/pytest -q -p no:xdist --durations=5 tests/e2e
+	BEDROCK_GUARD_E2E=1 $(BIN)/pytest -q -s -p no:xdist --durations=5 tests/e2e
 
 demo: $(BIN)/.installed ## terraform apply of environments/dev on the local AWS, then the whole control loop (--verbose: ARGS=--verbose)
 	$(BIN)/python -m bedrock_guard.demo $(ARGS)
