@@ -179,6 +179,9 @@ def main(argv: list[str] | None = None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    # A job started in the background by a non-interactive shell inherits SIGINT ignored;
+    # Ctrl-C (or kill -INT) must stop the server all the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with MotoServer(args.host, args.port, region_name=args.region) as server:
         print(server.endpoint_url, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
