@@ -7,9 +7,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
-TF_DIRS := $(sort $(dir $(wildcard modules/*/versions.tf environments/*/versions.tf)))
 
-.PHONY: help test check report-check lint pytest checkov validate bench demo schema fmt clean
+.PHONY: help test check report-check lint pytest checkov validate e2e bench demo local-up local-down \
+  schema fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,7 +26,11 @@ $(CHECKOV_VENV)/.installed: tools/checkov-requirements.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/checkov-requirements.txt
 	touch $@
 
-test: lint pytest checkov report-check ## everything CI runs: lint, types, pytest (Python and Terraform checks), checkov, the report in Chromium
+# The Terraform cycle mostly waits (provider polling of KMS, SQS, ...) while pytest and checkov
+# use the CPU: they run side by side, each target's output kept together.
+test: lint ## everything CI runs: lint, types, pytest, the real Terraform cycle, checkov, the report in Chromium
+	$(MAKE) --no-print-directory -j3 --output-sync=target pytest e2e checkov
+	$(MAKE) --no-print-directory report-check
 
 # The edit loop: no moto or Bedrock servers, no browser, nothing marked slow, and not the
 # heaviest moto suites (each of their tests builds an IAM account or a seeded table; together
@@ -34,7 +38,7 @@ test: lint pytest checkov report-check ## everything CI runs: lint, types, pytes
 CHECK_SKIP := $(addprefix --ignore=tests/,enforcer/test_refusals.py enforcer/test_lock_flow.py \
   enforcer/test_tags_and_math.py enforcer/test_forged_messages.py gate/test_token_gate.py \
   gate/test_malformed_requests.py gate/test_usage_store.py cli/test_widths.py cli/test_usage.py \
-  cli/test_locks_and_unlock.py cli/test_settings_and_errors.py demo/test_config.py)
+  cli/test_locks_and_unlock.py cli/test_settings_and_errors.py)
 check: lint ## the edit loop in at most 90 s: lint, then the fast tests (make test runs the rest)
 	$(BIN)/pytest -q -n auto -p no:cacheprovider -m "not server and not browser and not slow" \
 	  $(CHECK_SKIP) --durations=5
@@ -59,15 +63,21 @@ pytest: $(BIN)/.installed ## the pytest suite
 checkov: $(CHECKOV_VENV)/.installed ## checkov over every module and environment
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
-validate: $(BIN)/.installed ## offline Terraform checks, plus fmt/validate where terraform is installed
+validate: $(BIN)/.installed ## offline Terraform checks, then real fmt -check, init and validate of every folder (TF_OPTIONAL=1: allow no terraform)
 	$(BIN)/pytest -q tests/terraform
-	@if command -v terraform >/dev/null 2>&1; then \
-	  terraform fmt -check -recursive -diff . ; \
-	  tools/terraform-validate.sh $(TF_DIRS); \
-	else echo "terraform not installed: skipped terraform fmt -check and terraform validate"; fi
+	$(BIN)/python -m tools.tf_validate
 
-demo: $(BIN)/.installed ## the whole control loop on local stand-ins of AWS and Bedrock
-	$(BIN)/python -m bedrock_guard.demo
+e2e: $(BIN)/.installed ## real terraform apply, checks, re-plan, destroy of environments/dev and prod on the local AWS
+	BEDROCK_GUARD_E2E=1 $(BIN)/pytest -q -s -p no:xdist --durations=5 tests/e2e
+
+demo: $(BIN)/.installed ## terraform apply of environments/dev on the local AWS, then the whole control loop (--verbose: ARGS=--verbose)
+	$(BIN)/python -m bedrock_guard.demo $(ARGS)
+
+local-up: $(BIN)/.installed ## leave the local AWS and Bedrock running with environments/dev applied
+	$(BIN)/python -m bedrock_guard.local.stack up
+
+local-down: ## stop what local-up started
+	$(BIN)/python -m bedrock_guard.local.stack down
 
 bench: $(BIN)/.installed ## accounting overshoot, API calls per request, cold import, zip size
 	$(BIN)/python tools/bench.py

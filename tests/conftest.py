@@ -28,6 +28,10 @@ os.environ.pop("AWS_PROFILE", None)
 # Imported after the environment is set, so that no client ever sees real credentials.
 import moto
 
+# The apply/destroy cycle of the environments runs once, in order, from `make e2e` (see
+# tests/e2e/conftest.py for why), not in every pytest run.
+collect_ignore = [] if os.environ.get("BEDROCK_GUARD_E2E") == "1" else ["e2e"]
+
 
 @dataclass
 class FakeLambdaContext:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import socket
@@ -62,20 +63,32 @@ def assert_clean(reporter: Interrupting, environ: dict[str, str], session: objec
     assert boto3.DEFAULT_SESSION is session
 
 
-def test_an_error_stops_the_servers_and_restores_the_environment() -> None:
-    environ, session = dict(os.environ), boto3.DEFAULT_SESSION
-    reporter = Interrupting(RuntimeError("boom"), "steady")
-    with pytest.raises(RuntimeError, match="boom"):
-        run_scenario(Options(quick=True), reporter)
-    assert_clean(reporter, environ, session)
+def terraform_children() -> list[str]:
+    """terraform processes that are children of this one (there must be none left)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = status.read_text().rsplit(")", 1)[1].split()
+            if (
+                int(fields[1]) == os.getpid()
+                and "terraform" in status.with_name("cmdline").read_text()
+            ):
+                found.append(status.parent.name)
+    return found
 
 
-def test_ctrl_c_during_the_burst_stops_every_container_process() -> None:
+@pytest.mark.parametrize(
+    "error", [RuntimeError("boom"), KeyboardInterrupt()], ids=["error", "ctrl-c"]
+)
+def test_an_interrupted_terraform_apply_stops_terraform_and_the_servers(
+    error: BaseException, tmp_path: Path
+) -> None:
     environ, session = dict(os.environ), boto3.DEFAULT_SESSION
-    reporter = Interrupting(KeyboardInterrupt(), "burst", after=3)
-    with pytest.raises(KeyboardInterrupt):
-        run_scenario(Options(quick=True), reporter)
-    assert reporter.seen == 3  # it was interrupted while the containers were answering
+    reporter = Interrupting(error, "terraform", after=3)
+    with pytest.raises(type(error)):
+        run_scenario(Options(quick=True, build_dir=tmp_path), reporter)
+    assert reporter.seen == 3  # it was interrupted while Terraform was creating resources
+    assert terraform_children() == []
     assert_clean(reporter, environ, session)
 
 
@@ -89,7 +102,7 @@ def test_ctrl_c_exits_130_and_a_bad_configuration_exits_2(
     assert demo_main.main(["--quick"]) == demo_main.EXIT_INTERRUPTED
     assert "stopped" in capsys.readouterr().out
     monkeypatch.undo()
-    assert demo_main.main(["--quick", "--env-dir", str(tmp_path)]) == demo_main.EXIT_CONFIG
+    assert demo_main.main(["--quick", "--tfvars", str(tmp_path / "x")]) == demo_main.EXIT_CONFIG
     assert "no tfvars file" in capsys.readouterr().out
 
 

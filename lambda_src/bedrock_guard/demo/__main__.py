@@ -11,10 +11,10 @@ from pathlib import Path
 
 from rich.text import Text
 
+from bedrock_guard.demo.deploy import ConfigError
 from bedrock_guard.demo.render import TerminalReporter, make_console, render_result
 from bedrock_guard.demo.run import REPORT_NAME, run_demo
 from bedrock_guard.demo.scenario import Options
-from bedrock_guard.demo.terraform import ConfigError
 
 EXIT_CLAIM_FAILED = 1
 EXIT_CONFIG = 2
@@ -31,10 +31,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--report", type=Path, help=f"where to write the HTML report (default: ./{REPORT_NAME})"
     )
     parser.add_argument(
-        "--env-dir", type=Path, help="Terraform environment to read (default: environments/dev)"
+        "--tfvars",
+        type=Path,
+        help="tfvars to deploy environments/dev with (default: its terraform.tfvars.example)",
     )
     parser.add_argument(
-        "--tfvars", type=Path, help="tfvars file (default: terraform.tfvars.example there)"
+        "--verbose", action="store_true", help="print every table of the story, not a summary"
     )
     return parser.parse_args(argv)
 
@@ -42,9 +44,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     console = make_console()
-    options = Options(quick=arguments.quick, env_dir=arguments.env_dir, tfvars=arguments.tfvars)
+    options = Options(quick=arguments.quick, tfvars=arguments.tfvars, verbose=arguments.verbose)
     try:
-        result = run_demo(options, TerminalReporter(console), arguments.report)
+        result = run_demo(
+            options, TerminalReporter(console, verbose=arguments.verbose), arguments.report
+        )
     except ConfigError as error:
         console.print(
             Text.assemble(("Cannot read the Terraform configuration: ", "bold red"), str(error))
@@ -53,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("\nInterrupted: the local servers and containers are stopped.")
         return EXIT_INTERRUPTED
-    render_result(console, result)
+    render_result(console, result, verbose=arguments.verbose)
     return 0 if result.all_hold else EXIT_CLAIM_FAILED
 
 

@@ -1,33 +1,29 @@
-"""What the demo reads from the Terraform configuration, and where each value comes from.
+"""What the demo knows of the deployed configuration, and where each value comes from.
 
-Everything comes from ``environments/dev`` and the modules it calls, evaluated by
-:mod:`.terraform`: names, tiers, the model allowlist, the enforcer's settings, the alarms.
 ``environments/dev`` leaves its callers, API-key users and tenants to a tfvars file, so the demo
-reads ``terraform.tfvars.example`` for them and says so. Values Terraform only knows after apply
-are supplied later by the local provisioning (:mod:`.provision`).
+deploys it with ``terraform.tfvars.example`` (:mod:`.deploy`). Everything else is read back from
+what ``terraform apply`` created: ``terraform output -json``, the functions' environment,
+the alarms in CloudWatch.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from bedrock_guard.cli.formats import usd
 from bedrock_guard.core.accounting import Limits, Window
-from bedrock_guard.core.principals import PrincipalError, parse_principal
-from bedrock_guard.demo.hcl_eval import EvalError
-from bedrock_guard.demo.terraform import ConfigError, ModuleInstance, Terraform, evaluation_error
-from bedrock_guard.demo.tf_policy import as_list
-from bedrock_guard.gate.config import parse_tier_limits
-from bedrock_guard.local.lambda_events import DEFAULT_ACCOUNT
+from bedrock_guard.core.principals import PrincipalError, caller_identity, parse_principal
+from bedrock_guard.demo.deploy import ConfigError, Provisioned
+from bedrock_guard.gate.config import parse_model_aliases, parse_tier_limits
 
 ENVIRONMENT: Final = Path("environments") / "dev"
 TFVARS_EXAMPLE: Final = "terraform.tfvars.example"
+CALLER_ALARM_METRIC: Final = "CallerBudgetUsedPercent"
 
 CallerKind = Literal["iam", "apikey"]
 
@@ -53,16 +49,9 @@ class CallerSpec:
     cost_center: str
     application: str
     arn: str | None = None  # IAM ARN as written (with its path); None for API-key users
-    principal: str | None = None  # canonical ARN; API-key callers get theirs once keyed
+    principal: str | None = None  # the principal the gate keys the caller by
     alarms: bool = True  # the caller's alarms flag, as configured
-    alarm_thresholds: tuple[float, ...] = ()  # its budget alarms (percent), as Terraform makes them
-
-    @property
-    def alarm_subject(self) -> str:
-        """How token-gate keys the caller's budget alarms (``local.alarm_subjects`` in
-        modules/token-gate/alarms.tf): the canonical principal, or ``apikey-name:<name>``
-        for an API-key user, whose key id is known only after apply."""
-        return self.principal if self.principal is not None else f"apikey-name:{self.key}"
+    alarm_thresholds: tuple[float, ...] = ()  # its budget alarms (percent), as deployed
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +67,8 @@ class TenantSpec:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """The evaluated configuration the scenario runs with."""
+    """The deployed configuration the scenario runs with."""
 
-    terraform: Terraform
-    env_dir: Path
     tfvars: Path
     name_prefix: str
     region: str
@@ -94,14 +81,6 @@ class Settings:
     tenants: tuple[TenantSpec, ...]
     facts: tuple[Fact, ...]
 
-    @property
-    def root(self) -> ModuleInstance:
-        return self.terraform.root
-
-    def module(self, name: str) -> ModuleInstance:
-        """A module the environment calls (``token_gate``, ``alarm_enforcer``, ...)."""
-        return self.terraform.root.child(name)
-
 
 def find_repo_root(start: Path | None = None) -> Path:
     """The folder holding ``environments/dev``: the current one or a parent, else the
@@ -112,60 +91,65 @@ def find_repo_root(start: Path | None = None) -> Path:
             if (folder / ENVIRONMENT / "main.tf").is_file():
                 return folder
     raise ConfigError(
-        f"cannot find {ENVIRONMENT}/main.tf from {Path.cwd()}: run from the repository, "
-        "or pass --env-dir"
+        f"cannot find {ENVIRONMENT}/main.tf from {Path.cwd()}: run from the repository"
     )
 
 
-def _value(read: Callable[[], Any]) -> Any:
+def load_settings(
+    variables: Mapping[str, Any],
+    deployed: Provisioned,
+    *,
+    tfvars: Path,
+    region: str,
+    partition: str,
+    account: str,
+) -> Settings:
+    """The settings of the scenario, from the tfvars and what Terraform deployed."""
+    out = deployed.outputs
     try:
-        return read()
-    except EvalError as error:
-        raise evaluation_error(error) from error
-
-
-def load_settings(env_dir: Path, tfvars: Path | None = None) -> Settings:
-    """Parse and evaluate the environment; raise :class:`ConfigError` saying what and where."""
-    env_dir = env_dir.resolve()
-    tfvars = (tfvars or env_dir / TFVARS_EXAMPLE).resolve()
-    if not tfvars.is_file():
-        raise ConfigError(f"no tfvars file at {tfvars}")
-    display_root = env_dir.parents[1] if len(env_dir.parents) > 1 else env_dir
-    terraform = Terraform(env_dir, tfvars=tfvars, display_root=display_root)
-    root = terraform.root
-    gate = root.child("token_gate")
-
-    callers = _with_alarms(_callers(root), terraform)
-    tiers = _value(lambda: parse_tier_limits(gate.local("tier_limits_json")))
-    default_tier = _value(lambda: gate.var("default_tier"))
-    account = _account(callers)
+        tiers = parse_tier_limits(out["tier_limits_json"])
+        aliases = parse_model_aliases(out["model_aliases_json"])
+    except Exception as error:
+        raise ConfigError(f"terraform output of the gate's settings: {error}") from error
+    callers = _callers(variables, deployed)
+    gate = deployed.gate
+    name_prefix = gate.name.removesuffix("-gate") if gate else ""
+    default_tier = str(out["default_tier"])
     settings = Settings(
-        terraform=terraform,
-        env_dir=env_dir,
         tfvars=tfvars,
-        name_prefix=_value(lambda: root.local("name")),
-        region=_value(lambda: root.var("region")),
+        name_prefix=name_prefix,
+        region=region,
         account=account,
-        partition=_partition(callers),
+        partition=partition,
         tiers=tiers,
         default_tier=None if default_tier == "none" else default_tier,
-        model_aliases=_model_aliases(root),
+        model_aliases=tuple(sorted(aliases)),
         callers=callers,
-        tenants=_tenants(root),
+        tenants=_tenants(variables, deployed, json.loads(out["model_aliases_json"])),
         facts=(),
     )
-    return replace(settings, facts=tuple(_value(lambda: _facts(settings))))
+    return replace(settings, facts=tuple(_facts(settings, deployed)))
 
 
-def _callers(root: ModuleInstance) -> tuple[CallerSpec, ...]:
-    iam_callers = _value(lambda: root.var("callers")) or {}
-    api_users = _value(lambda: root.var("api_key_users")) or {}
+def _caller_thresholds(deployed: Provisioned, principal: str | None) -> tuple[float, ...]:
+    return tuple(
+        sorted(
+            alarm.threshold
+            for alarm in deployed.alarms
+            if alarm.metric == CALLER_ALARM_METRIC
+            and principal is not None
+            and alarm.dimensions.get("Principal") == principal
+        )
+    )
+
+
+def _callers(variables: Mapping[str, Any], deployed: Provisioned) -> tuple[CallerSpec, ...]:
     callers = []
-    for key, spec in sorted(iam_callers.items()):
+    for key, spec in sorted((variables.get("callers") or {}).items()):
         try:
             principal = parse_principal(key, lockable=False)
         except PrincipalError as error:
-            raise ConfigError(f"var.callers key {key!r}: {error}") from error
+            raise ConfigError(f"callers key {key!r}: {error}") from error
         callers.append(
             CallerSpec(
                 key=key,
@@ -177,10 +161,13 @@ def _callers(root: ModuleInstance) -> tuple[CallerSpec, ...]:
                 application=spec["application"],
                 arn=principal.arn,
                 principal=principal.canonical,
-                alarms=bool(spec["alarms"]),
+                alarms=bool(spec.get("alarms", True)),
+                alarm_thresholds=_caller_thresholds(deployed, principal.canonical),
             )
         )
-    for name, spec in sorted(api_users.items()):
+    for name, spec in sorted((variables.get("api_key_users") or {}).items()):
+        key_id = deployed.api_keys.get(name)
+        principal_id = caller_identity(None, key_id) if key_id else None
         callers.append(
             CallerSpec(
                 key=name,
@@ -190,73 +177,39 @@ def _callers(root: ModuleInstance) -> tuple[CallerSpec, ...]:
                 tenant=spec["tenant"],
                 cost_center=spec["cost_center"],
                 application=spec["application"],
-                alarms=bool(spec.get("alarms", True)),
+                alarms=bool(spec.get("alarms", False)),
+                alarm_thresholds=_caller_thresholds(deployed, principal_id),
             )
         )
     return tuple(callers)
 
 
-def _with_alarms(callers: tuple[CallerSpec, ...], terraform: Terraform) -> tuple[CallerSpec, ...]:
-    """Each caller with the thresholds of the budget alarms token-gate creates for it: one
-    ``aws_cloudwatch_metric_alarm.caller_budget`` instance per subject and threshold, keyed
-    ``<subject>@<threshold>``. The keys are known at plan time even where the values are not
-    (an API-key caller's principal needs its key id), so they are read from a plan view."""
-    gate = terraform.planned().root.child("token_gate")
-    alarms = _value(
-        lambda: gate.resource("aws_cloudwatch_metric_alarm", "caller_budget").instances()
-    )
-    thresholds: dict[str, list[float]] = {}
-    for key, alarm in alarms.items():
-        subject = str(key).rpartition("@")[0]
-        thresholds.setdefault(subject, []).append(float(_value(partial(alarm.get, "threshold"))))
-    return tuple(
-        replace(c, alarm_thresholds=tuple(sorted(thresholds.get(c.alarm_subject, ()))))
-        for c in callers
-    )
-
-
-def _account(callers: tuple[CallerSpec, ...]) -> str:
-    """The account the callers live in: the local endpoint plays that account."""
-    accounts = sorted({c.principal.split(":")[4] for c in callers if c.principal})
-    if len(accounts) > 1:
-        raise ConfigError(
-            f"the callers belong to several accounts ({', '.join(accounts)}): "
-            "one environment runs in one account"
-        )
-    return accounts[0] if accounts else DEFAULT_ACCOUNT
-
-
-def _partition(callers: tuple[CallerSpec, ...]) -> str:
-    partitions = {c.principal.split(":")[1] for c in callers if c.principal}
-    return partitions.pop() if len(partitions) == 1 else "aws"
-
-
-def _model_aliases(root: ModuleInstance) -> tuple[str, ...]:
-    direct = _value(lambda: root.var("model_aliases")) or {}
-    tenants = _value(lambda: root.child("aip_tenant").local("aliases")) or {}
-    return tuple(sorted({*direct, *tenants.values()}))
-
-
-def _tenants(root: ModuleInstance) -> tuple[TenantSpec, ...]:
-    aip = root.child("aip_tenant")
-    tenants = _value(lambda: aip.var("tenants")) or {}
-    aliases = _value(lambda: aip.local("aliases")) or {}
-    alarms = _value(lambda: aip.local("token_alarms")) or {}
+def _tenants(
+    variables: Mapping[str, Any], deployed: Provisioned, aliases: Mapping[str, Any]
+) -> tuple[TenantSpec, ...]:
     result = []
-    for name, tenant in sorted(tenants.items()):
-        thresholds = {
-            alarm["metric_name"]: alarm["threshold"]
-            for alarm in alarms.values()
-            if alarm["tenant"] == name
-        }
-        periods = [a["period_seconds"] for a in alarms.values() if a["tenant"] == name]
+    for name, tenant in sorted((variables.get("tenants") or {}).items()):
+        profile = deployed.profiles.get(name, {})
+        alias = next(
+            (
+                a
+                for a, route in aliases.items()
+                if isinstance(route, dict) and route.get("target") == profile.get("arn")
+            ),
+            name,
+        )
+        alarms = [
+            a
+            for a in deployed.alarms
+            if profile and any(v in (profile["arn"], profile["id"]) for v in a.dimensions.values())
+        ]
         result.append(
             TenantSpec(
                 name=name,
-                alias=aliases[name],
-                principals=tuple(tenant["principals"]),
-                alarm_thresholds=thresholds,
-                alarm_period=int(max(periods, default=0)),
+                alias=alias,
+                principals=tuple(tenant.get("principals", [])),
+                alarm_thresholds={a.metric: a.threshold for a in alarms},
+                alarm_period=max((a.period for a in alarms), default=0),
             )
         )
     return tuple(result)
@@ -289,81 +242,71 @@ def describe_limits(limits: Limits) -> str:
     return "; ".join(parts) or "no limit"
 
 
-def where(instance: ModuleInstance, name: str) -> str:
-    """Where ``var.<name>`` of a module comes from, briefly."""
-    source = instance.var_source(name)
-    if source.startswith("default in "):
-        return f"var.{name} default ({source.removeprefix('default in ')})"
-    if source.startswith("module."):
-        return f"var.{name}: {source}"
-    return f"var.{name} in {Path(source).name}"
-
-
-def _facts(settings: Settings) -> list[Fact]:
-    root = settings.root
+def _facts(settings: Settings, deployed: Provisioned) -> list[Fact]:
     tfvars = settings.tfvars.name
-    gate = settings.module("token_gate")
-    enforcer = settings.module("alarm_enforcer")
     iam_callers = [c for c in settings.callers if c.kind == "iam"]
     api_users = [c for c in settings.callers if c.kind == "apikey"]
-    deny_source = enforcer.files.data[("aws_iam_policy_document", "deny")].source
-    deny = json.loads(enforcer.data_attribute("aws_iam_policy_document", "deny", "json"))
-    actions = [a for s in deny["Statement"] for a in as_list(s.get("Action", []))]
-    facts = [
-        Fact("name prefix", settings.name_prefix, f"local.name; {where(root, 'environment')}"),
-        Fact("region", settings.region, where(root, "region")),
-        Fact("account", settings.account, f"the callers' ARNs in {tfvars}"),
+    gate = deployed.gate.environment if deployed.gate else {}
+    enforcer = deployed.enforcer.environment if deployed.enforcer else {}
+    alarmed = [c.name for c in settings.callers if c.alarm_thresholds]
+    silent = [
+        f"{c.name} (alarms = {str(c.alarms).lower()})"
+        for c in settings.callers
+        if not c.alarm_thresholds
+    ]
+    thresholds = sorted({t for c in settings.callers for t in c.alarm_thresholds})
+    return [
+        Fact("name prefix", settings.name_prefix, "the deployed functions' names"),
+        Fact("region, account", f"{settings.region}, {settings.account}", tfvars),
         Fact(
             "tiers",
             "\n".join(f"{t}: {describe_limits(limits)}" for t, limits in settings.tiers.items()),
-            where(gate, "tiers"),
+            "terraform output tier_limits_json",
         ),
         Fact(
             "default tier",
             settings.default_tier or "none (unregistered callers refused)",
-            where(root, "default_tier"),
+            "terraform output default_tier",
         ),
         Fact(
             "callers",
             ", ".join(f"{c.name} ({c.tier})" for c in iam_callers) or "none",
-            f"{where(root, 'callers')} (environments/dev leaves them to tfvars)",
+            f"{tfvars} (environments/dev leaves them to tfvars)",
         ),
         Fact(
             "API-key users",
             ", ".join(f"{c.name} ({c.tier})" for c in api_users) or "none",
-            where(root, "api_key_users"),
+            f"{tfvars}; key ids: terraform output api_key_ids",
         ),
         Fact(
             "tenants",
             "; ".join(_describe_tenant(t) for t in settings.tenants) or "none",
-            where(root, "tenants"),
+            f"{tfvars}; profiles: terraform output tenant_profile_arns",
         ),
         Fact(
             "model aliases",
             ", ".join(settings.model_aliases),
-            f"{where(root, 'model_aliases')} + one per tenant",
+            "terraform output model_aliases_json",
         ),
-        *_alarm_facts(settings),
         Fact(
-            "deny policy",
-            f"{enforcer.local('deny_policy')}\ndenies {', '.join(actions)}",
-            f"data.aws_iam_policy_document.deny ({deny_source})",
+            "caller alarms",
+            f"CallerBudgetUsedPercent >= {', '.join(f'{t:g}%' for t in thresholds)} "
+            f"on: {', '.join(alarmed) or 'nobody'}"
+            + (f"; none for: {', '.join(silent)}" if silent else ""),
+            f"the {len(deployed.alarms)} alarms in CloudWatch",
         ),
+        Fact("deny policy", deployed.deny_policy_name, "terraform output deny_policy_arn"),
         Fact(
             "enforcer",
-            f"release on OK: {str(enforcer.var('release_on_ok')).lower()}, "
-            f"dry run: {str(enforcer.var('dry_run')).lower()}, "
-            f"principal from dimension {enforcer.var('principal_dimension')} "
-            f"or tag {enforcer.var('principal_tag_key')}",
-            f"{where(root, 'release_on_ok')}; module defaults",
+            f"release on OK: {enforcer.get('RELEASE_ON_OK')}, dry run: {enforcer.get('DRY_RUN')}",
+            "the enforcer function's environment",
         ),
         Fact(
             "metric namespace",
-            str(gate.var("metrics_namespace")),
-            where(gate, "metrics_namespace"),
+            gate.get("POWERTOOLS_METRICS_NAMESPACE", "GenAIRateLimiting"),
+            "the gate function's environment",
         ),
     ]
-    return facts
 
 
 def _describe_tenant(tenant: TenantSpec) -> str:
@@ -373,40 +316,3 @@ def _describe_tenant(tenant: TenantSpec) -> str:
     if not alarms:
         return f"{tenant.name} (alias {tenant.alias})"
     return f"{tenant.name} (alias {tenant.alias}; alarm {alarms} in {tenant.alarm_period} s)"
-
-
-def _alarm_facts(settings: Settings) -> list[Fact]:
-    root, gate = settings.root, settings.module("token_gate")
-    caller_alarms = gate.var("caller_alarms")
-    thresholds = ", ".join(f"{t}%" for t in caller_alarms["thresholds_percent"])
-    alarmed = [c.name for c in settings.callers if c.alarm_thresholds]
-    silent = [_why_no_alarm(settings, c) for c in settings.callers if not c.alarm_thresholds]
-    value = "off"
-    if caller_alarms["enabled"]:
-        value = (
-            f"CallerBudgetUsedPercent >= {thresholds} "
-            f"(Maximum over {caller_alarms['period_seconds']} s)\n"
-            f"on: {', '.join(alarmed) or 'nobody'}"
-            + (f"\nnone for: {'; '.join(silent)}" if silent else "")
-        )
-    return [
-        Fact(
-            "caller alarms",
-            value,
-            f"{where(root, 'caller_alarm_thresholds_percent')}; on or off: alarms in "
-            "var.callers, var.api_key_users; period: optional() default of var.caller_alarms "
-            f"({gate.files.variables['caller_alarms'].source})",
-        )
-    ]
-
-
-def _why_no_alarm(settings: Settings, caller: CallerSpec) -> str:
-    """``partner-acme (alarms = false: the optional() default of var.api_key_users)``."""
-    if caller.alarms:
-        return caller.name
-    variable = "callers" if caller.kind == "iam" else "api_key_users"
-    written = _value(lambda: settings.terraform.written(variable)) or {}
-    entry = written.get(caller.key) if isinstance(written, dict) else None
-    if isinstance(entry, dict) and "alarms" in entry:
-        return f"{caller.name} (alarms = false in {settings.tfvars.name})"
-    return f"{caller.name} (alarms = false: the optional() default of var.{variable})"

@@ -28,7 +28,7 @@ from typing import Any
 
 import boto3
 
-from bedrock_guard.demo.provision import FunctionSpec
+from bedrock_guard.demo.deploy import FunctionSpec
 from bedrock_guard.local.burst import MACHINE_VARIABLES
 from bedrock_guard.local.lambda_events import LocalLambdaContext
 

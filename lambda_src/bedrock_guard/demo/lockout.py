@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from bedrock_guard.demo.cloudwatch_part import (
     BEDROCK_NAMESPACE,
@@ -36,7 +36,6 @@ from bedrock_guard.demo.result import (
     number,
     short_principal,
 )
-from bedrock_guard.demo.tf_policy import as_list
 from bedrock_guard.demo.traffic import BIG_MAX_TOKENS, PROMPTS
 from bedrock_guard.demo.world import World
 
@@ -259,3 +258,8 @@ def release(world: World, alarm_at: datetime) -> None:
             text += f": {answer.message} (released, but unlocking does not refill a budget)"
         world.say(GATE, text)
         world.result.locks[index] = dataclasses.replace(lock, after_ok=view)
+
+
+def as_list(value: Any) -> list[Any]:
+    """A policy element read back as a list (IAM writes one value as a string)."""
+    return value if isinstance(value, list) else [value]

@@ -66,8 +66,9 @@ def make_console(file: IO[str] | None = None) -> Console:
 class TerminalReporter:
     """Prints each step as it happens and a progress line per traffic phase."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, verbose: bool = False) -> None:
         self.console = console
+        self.verbose = verbose
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._counts: Counter[int | None] = Counter()
@@ -77,7 +78,11 @@ class TerminalReporter:
 
     def step(self, step: Step) -> None:
         style = ACTOR_STYLES.get(step.actor, "bold")
-        self.console.print(Text.assemble((f"{step.actor}: ", style), step.text))
+        text = Text.assemble((f"{step.actor}: ", style), step.text)
+        if self.verbose:
+            self.console.print(text)
+        else:  # one line a step; --verbose for the whole text
+            self.console.print(text, no_wrap=True, overflow="ellipsis")
 
     def phase(self, key: str, title: str, total: int) -> None:
         self._counts = Counter()
@@ -112,21 +117,20 @@ class TerminalReporter:
         self._progress = self._task = None
 
     def provisioned(self, result: DemoResult) -> None:
-        """The configuration read from Terraform and what was created from it."""
-        render_configuration(self.console, result)
+        """The configuration read back from what Terraform deployed (--verbose only)."""
+        if self.verbose:
+            render_configuration(self.console, result)
 
 
 def render_configuration(console: Console, result: DemoResult) -> None:
-    table = Table(
-        title="Read from environments/dev and its modules (python-hcl2)", title_justify="left"
-    )
+    table = Table(title="environments/dev as terraform apply deployed it", title_justify="left")
     table.add_column("setting", style="bold")
     table.add_column("value")
     table.add_column("read from", style="dim")
     for fact in result.facts:
         table.add_row(fact.label, fact.value, fact.source)
     console.print(table)
-    console.print(Text("Created on the local endpoint, as terraform apply would:", style="bold"))
+    console.print(Text("terraform apply on the local endpoint:", style="bold"))
     for line in result.provisioned:
         console.print(f"  - {line}")
     console.print(Text("The demo's only additions to the functions' environment:", style="bold"))
@@ -184,8 +188,28 @@ def callers_table(result: DemoResult) -> Table:
     return table
 
 
-def render_result(console: Console, result: DemoResult) -> None:
-    """Everything after the traffic: tables, the lock, the claims, where the report is."""
+def render_result(console: Console, result: DemoResult, *, verbose: bool = False) -> None:
+    """Everything after the traffic: tables (``verbose``), log counts, the claims (one line
+    each unless ``verbose``), where the report is."""
+    if verbose:
+        _tables(console, result)
+    _logs(console, result)
+    console.rule("What the demo showed")
+    for claim in result.claims:
+        mark = Text("✓ ", style="bold green") if claim.holds else Text("✗ ", style="bold red")
+        if verbose or not claim.holds:
+            console.print(Text.assemble(mark, claim.text))
+        else:
+            console.print(Text.assemble(mark, claim.text), no_wrap=True, overflow="ellipsis")
+    if result.report_path is not None:
+        console.print(f"HTML report: {result.report_path}")
+    mode = "quick" if result.quick else "full"
+    verdict = "all claims hold" if result.all_hold else "SOME CLAIMS DO NOT HOLD"
+    more = "" if verbose else " (--verbose: every table and claim in full)"
+    console.print(f"Done in {result.seconds:.1f} s ({mode} run): {verdict}.{more}")
+
+
+def _tables(console: Console, result: DemoResult) -> None:
     console.print(callers_table(result))
     if result.burst is not None:
         b = result.burst
@@ -197,17 +221,6 @@ def render_result(console: Console, result: DemoResult) -> None:
     _transitions(console, result)
     _ledger(console, result)
     _policy(console, result)
-    _logs(console, result)
-    _notes(console, result)
-    console.rule("What the demo showed")
-    for claim in result.claims:
-        mark = Text("✓ ", style="bold green") if claim.holds else Text("✗ ", style="bold red")
-        console.print(Text.assemble(mark, claim.text))
-    if result.report_path is not None:
-        console.print(f"HTML report: {result.report_path}")
-    mode = "quick" if result.quick else "full"
-    verdict = "all claims hold" if result.all_hold else "SOME CLAIMS DO NOT HOLD"
-    console.print(f"Done in {result.seconds:.1f} s ({mode} run): {verdict}.")
 
 
 def _transitions(console: Console, result: DemoResult) -> None:
@@ -312,18 +325,5 @@ def _logs(console: Console, result: DemoResult) -> None:
             f"Log of {function} (kept in memory, as CloudWatch Logs keeps it): {counts or 'empty'}"
         )
         for message in result.log_problems.get(function, ()):
-            console.print(Text(f"  ERROR: {message}", style="red"))
-
-
-def _notes(console: Console, result: DemoResult) -> None:
-    if not result.notes:
-        return
-    table = Table(
-        title="Known only after apply: where the local values came from", title_justify="left"
-    )
-    table.add_column("Terraform address", overflow="fold")
-    table.add_column("local value", overflow="fold")
-    table.add_column("from", style="dim")
-    for note in sorted(result.notes, key=lambda n: n.address):
-        table.add_row(note.address, note.value, note.why)
-    console.print(table)
+            style = "red" if message.startswith("ERROR") else "yellow"
+            console.print(Text(f"  {message}", style=style), no_wrap=True, overflow="ellipsis")

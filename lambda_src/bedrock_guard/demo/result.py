@@ -18,9 +18,9 @@ from bedrock_guard.cli.formats import tokens, usd
 from bedrock_guard.core.accounting import Limits
 from bedrock_guard.demo.cloudwatch_part import Transition
 from bedrock_guard.demo.config import Fact
-from bedrock_guard.demo.provision import Note
 
 DEMO: Final = "demo"
+TERRAFORM: Final = "terraform"
 GATE: Final = "token gate"
 BEDROCK: Final = "Bedrock stand-in"
 IAM: Final = "IAM"
@@ -198,7 +198,6 @@ class DemoResult:
 
     quick: bool
     facts: tuple[Fact, ...] = ()
-    notes: tuple[Note, ...] = ()
     moto_url: str = ""
     stub_url: str = ""
     account: str = ""

@@ -1,6 +1,6 @@
 """The demo's story, played with the real handlers against moto server and the Bedrock stand-in.
 
-1. Provision what ``environments/dev`` would create (:mod:`.provision`).
+1. ``terraform apply`` of ``environments/dev`` to the local AWS (:mod:`.deploy`).
 2. Steady traffic from every caller through the gate.
 3. One caller works through its daily budget until the gate answers 429.
 4. Another sends a burst from several containers at once: nothing is overspent.
@@ -23,16 +23,18 @@ import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-from bedrock_guard.demo.config import find_repo_root, load_settings
+from bedrock_guard.demo.config import ENVIRONMENT, TFVARS_EXAMPLE, find_repo_root, load_settings
+from bedrock_guard.demo.deploy import Deployer, callers_account, read_tfvars
 from bedrock_guard.demo.lockout import alarm, release
-from bedrock_guard.demo.result import LAMBDA, DemoResult, Step, derive_claims
+from bedrock_guard.demo.result import LAMBDA, TERRAFORM, DemoResult, Step, derive_claims
 from bedrock_guard.demo.summary import summarise
 from bedrock_guard.demo.traffic import DIRECT_MAX_TOKENS, choose_cast
 from bedrock_guard.demo.traffic_phases import burst, bypass, exhaust, steady
 from bedrock_guard.demo.world import Reporter, Sizes, World
 from bedrock_guard.local.bedrock_stub import BedrockStub
+from bedrock_guard.local.clients import DEFAULT_REGION
 from bedrock_guard.local.converse_replies import Reply
 from bedrock_guard.local.moto_server import MotoServer
 
@@ -45,8 +47,9 @@ class Options:
     """What to run: ``quick`` sends fewer requests (the test suite runs it)."""
 
     quick: bool = False
-    env_dir: Path | None = None
     tfvars: Path | None = None
+    verbose: bool = False
+    build_dir: Path | None = None  # the Terraform copy and state (default: build/tf/demo)
 
     @property
     def sizes(self) -> Sizes:
@@ -76,32 +79,53 @@ class NullReporter:
 
 
 def run_scenario(options: Options, reporter: Reporter | None = None) -> DemoResult:
-    """Play the whole story; every server and process is stopped before this returns."""
+    """Deploy, then play the whole story; every server and process is stopped before this
+    returns."""
     started = time.perf_counter()
     reporter = reporter or NullReporter()
-    env_dir = options.env_dir or find_repo_root() / "environments" / "dev"
-    settings = load_settings(env_dir, options.tfvars)
-    cast = choose_cast(settings)
-    result = DemoResult(
-        quick=options.quick,
-        facts=settings.facts,
-        account=settings.account,
-        region=settings.region,
-    )
+    repo = find_repo_root()
+    tfvars = (options.tfvars or repo / ENVIRONMENT / TFVARS_EXAMPLE).resolve()
+    variables = read_tfvars(tfvars)
+    region = str(variables.get("region", DEFAULT_REGION))
+    partition, account = callers_account(variables)
+    result = DemoResult(quick=options.quick, account=account, region=region)
     with contextlib.ExitStack() as stack:
-        moto = stack.enter_context(MotoServer(region_name=settings.region))
+        moto = stack.enter_context(MotoServer(region_name=region))
         stub = stack.enter_context(BedrockStub(default=Reply(output_tokens=DIRECT_MAX_TOKENS)))
         result.moto_url, result.stub_url = moto.endpoint_url, stub.endpoint_url
         reporter.started(moto.endpoint_url, stub.endpoint_url)
+        progress = TerraformProgress(reporter)
+        deployer = Deployer(
+            repo,
+            variables,
+            moto,
+            region=region,
+            partition=partition,
+            account=account,
+            echo=reporter_echo(reporter),
+            on_event=progress,
+        )
+        provisioned = deployer.run(options.build_dir or repo / "build" / "tf" / "demo")
+        progress.done()
+        settings = load_settings(
+            variables,
+            provisioned,
+            tfvars=tfvars,
+            region=region,
+            partition=partition,
+            account=account,
+        )
+        result.facts = settings.facts
         world = World(
             settings=settings,
-            cast=cast,
+            cast=choose_cast(settings),
             moto=moto,
             stub=stub,
             reporter=reporter,
             result=result,
             sizes=options.sizes,
         )
+        world.adopt(deployer, provisioned)
         stack.callback(world.close)  # containers stop before the servers do
         play(world)
     result.claims = derive_claims(result)
@@ -109,9 +133,36 @@ def run_scenario(options: Options, reporter: Reporter | None = None) -> DemoResu
     return result
 
 
+class TerraformProgress:
+    """Terraform's ``-json`` events as one progress line: resources applied of planned."""
+
+    KEY: Final = "terraform"
+
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+        self.started = False
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "change_summary" and not self.started:
+            total = int(event.get("changes", {}).get("add", 0))
+            self.reporter.phase(self.KEY, "terraform apply environments/dev", total)
+            self.started = True
+        elif event.get("type") == "apply_complete" and self.started:
+            self.reporter.advance(self.KEY, None)
+
+    def done(self) -> None:
+        if self.started:
+            self.reporter.phase_done(self.KEY)
+            self.started = False
+
+
+def reporter_echo(reporter: Reporter) -> Any:
+    """Where the deployment's summary lines go: the story, as the Terraform actor."""
+    return lambda line: reporter.step(Step(TERRAFORM, line))
+
+
 def play(world: World) -> None:
     """The phases, in the order of the story."""
-    world.provision()
     world.start_containers()
     world.reporter.provisioned(world.result)
     gate, enforcer = world.gate.spec, world.enforcer.spec

@@ -29,7 +29,6 @@ def summarise(world: World) -> None:
         world.gate.spec.name: _problems(world.gate_logs.lines()),
         world.enforcer.spec.name: _problems(world.enforcer_logs.lines()),
     }
-    world.result.notes = tuple(world.resolver.notes.values())
 
 
 def caller_report(world: World, caller: CallerSpec) -> CallerReport:
@@ -116,9 +115,14 @@ def _levels(lines: list[str]) -> Counter[str]:
 
 
 def _problems(lines: list[str]) -> tuple[str, ...]:
+    """Each distinct ERROR and WARNING message, prefixed with its level (counted above)."""
     messages: dict[str, None] = {}
     for line in lines:
-        if line.startswith("{") and '"level":"ERROR"' in line.replace(" ", ""):
-            with contextlib.suppress(ValueError):
-                messages[str(json.loads(line).get("message", ""))] = None
+        if not line.startswith("{"):
+            continue
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            level = str(record.get("level", ""))
+            if level in ("ERROR", "WARNING"):
+                messages[f"{level}: {record.get('message', '')}"] = None
     return tuple(messages)

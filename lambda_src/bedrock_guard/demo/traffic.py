@@ -18,8 +18,8 @@ from bedrock_guard.core.accounting import Limits, Window
 from bedrock_guard.core.pricing import PriceBook, parse_pricing_json
 from bedrock_guard.core.principals import PrincipalError, canonical_arn, parse_principal
 from bedrock_guard.demo.config import CallerSpec, Settings, TenantSpec
+from bedrock_guard.demo.deploy import ConfigError
 from bedrock_guard.demo.result import Answer
-from bedrock_guard.demo.terraform import ConfigError
 from bedrock_guard.gate.config import parse_model_aliases
 from bedrock_guard.local.lambda_events import api_gateway_event
 

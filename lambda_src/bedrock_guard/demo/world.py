@@ -16,8 +16,8 @@ from bedrock_guard.core import keys
 from bedrock_guard.core.accounting import Window, period_of
 from bedrock_guard.core.principals import API_KEY_PREFIX
 from bedrock_guard.demo.config import CallerSpec, Settings
+from bedrock_guard.demo.deploy import Deployer, Provisioned
 from bedrock_guard.demo.lambda_part import LambdaContainer, LogSink
-from bedrock_guard.demo.provision import Provisioned, Provisioner, operator_credentials
 from bedrock_guard.demo.result import DEMO, Answer, DemoResult, Step
 from bedrock_guard.demo.traffic import Cast, answer, body, event, priciest_alias
 from bedrock_guard.enforcer.ledger import Ledger
@@ -97,21 +97,19 @@ class World:
     def client(self, service: str) -> Any:
         """A client of the local endpoint with the operator's credentials (the local
         'terraform' role)."""
-        return self.provisioner.client(service)
+        return self.deployer.client(service)
 
-    def provision(self) -> None:
-        """Create what ``environments/dev`` would create, as the local 'terraform' role."""
+    def adopt(self, deployer: Deployer, provisioned: Provisioned) -> None:
+        """Take over what ``terraform apply`` of ``environments/dev`` created."""
         s = self.settings
         self.say(
             DEMO,
             f"moto server at {self.moto.endpoint_url} plays AWS (account {s.account}, "
             f"{s.region}); the Bedrock stand-in at {self.stub.endpoint_url} plays Bedrock",
         )
-        operator = operator_credentials(self.moto, s.partition, s.account)
-        self.provisioner = Provisioner(s, self.moto, operator)
-        self.provisioned: Provisioned = self.provisioner.run()
-        self.resolver = self.provisioner.resolver
-        self.result.provisioned = tuple(self.provisioned.log)
+        self.deployer = deployer
+        self.provisioned = provisioned
+        self.result.provisioned = tuple(provisioned.log)
         self.dynamodb = self.client("dynamodb")
         self.iam = self.client("iam")
         self.ledger = Ledger(self.dynamodb, self.provisioned.table_name)

@@ -445,6 +445,9 @@ def main(argv: list[str] | None = None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    # A job started in the background by a non-interactive shell inherits SIGINT ignored;
+    # Ctrl-C (or kill -INT) must stop the server all the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with BedrockStub(args.host, args.port) as stub:
         print(stub.endpoint_url, flush=True)  # the one line a script reads
         with contextlib.suppress(KeyboardInterrupt):

@@ -8,20 +8,27 @@ a DynamoDB transaction that fails restores a copy of the whole table taken when 
 undoing writes other requests made meanwhile, and copying a table while another request
 changes it can fail outright. Real DynamoDB serialises the writes to an item, so serving
 requests in turn keeps results faithful to it; concurrency stays real on the client side.
+
+The operations moto lacks that the Terraform configuration uses are served in front of it by
+:mod:`.aws_extras`. Run it alone with ``python -m bedrock_guard.local.moto_server [--port N]``:
+it prints its endpoint URL, then serves until SIGTERM or Ctrl-C.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
+import signal
 import threading
 import urllib.request
 from collections.abc import Callable, Iterable
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, Final, Self
 
 from moto.server import ThreadedMotoServer
 
+from bedrock_guard.local.aws_extras import AwsExtras, patch_moto
 from bedrock_guard.local.clients import (
     DEFAULT_REGION,
     FAKE_CREDENTIALS,
@@ -58,6 +65,7 @@ class MotoServer:
         self._port = port
         self.region_name = region_name
         self._server: ThreadedMotoServer | None = None
+        self.extras: AwsExtras | None = None
 
     def start(self) -> Self:
         """Start serving in a daemon thread; port 0 picks a free port."""
@@ -68,7 +76,9 @@ class MotoServer:
         server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
         server.start()
         wsgi = _wsgi_server(server)
-        wsgi.app = _OneAtATime(wsgi.app)
+        patch_moto()
+        self.extras = AwsExtras(wsgi.app)
+        wsgi.app = _OneAtATime(self.extras)
         self._server = server
         try:
             # moto's backends live in this process and outlast a server: start from empty.
@@ -155,3 +165,28 @@ def _wsgi_server(server: ThreadedMotoServer) -> Any:
     if wsgi is None:
         raise RuntimeError("ThreadedMotoServer has no running werkzeug server")
     return wsgi
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until Ctrl-C or SIGTERM, printing the endpoint URL first (the line scripts read)."""
+    parser = argparse.ArgumentParser(description="moto server with the project's stand-ins")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--region", default=DEFAULT_REGION)
+    args = parser.parse_args(argv)
+
+    def _terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    # A job started in the background by a non-interactive shell inherits SIGINT ignored;
+    # Ctrl-C (or kill -INT) must stop the server all the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    with MotoServer(args.host, args.port, region_name=args.region) as server:
+        print(server.endpoint_url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
