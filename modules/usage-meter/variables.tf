@@ -118,8 +118,8 @@ variable "deny_policy_arn" {
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/[!-~]+$", var.deny_policy_arn))
-    error_message = "deny_policy_arn must be a customer managed IAM policy ARN such as arn:aws:iam::123456789012:policy/bedrock-guard-enforcer-deny-bedrock-inference (the enforcer's deny_policy_arn output)."
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/[A-Za-z0-9+=,.@_/-]{1,512}$", var.deny_policy_arn))
+    error_message = "deny_policy_arn must be one customer managed IAM policy ARN, no wildcards, such as arn:aws:iam::123456789012:policy/bedrock-guard-enforcer-deny-bedrock-inference (the enforcer's deny_policy_arn output)."
   }
 }
 
