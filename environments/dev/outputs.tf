@@ -78,3 +78,8 @@ output "dashboard_url" {
   description = "The gate's CloudWatch dashboard."
   value       = module.token_gate.dashboard_url
 }
+
+output "usage_meter_function_name" {
+  description = "The usage meter Lambda, or null when usage_meter_enabled is false."
+  value       = one(module.usage_meter[*].function_name)
+}

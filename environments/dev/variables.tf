@@ -207,9 +207,15 @@ variable "gate_reserved_concurrency" {
 }
 
 variable "invocation_logging_enabled" {
-  description = "Turn on Bedrock model invocation logging for this account and Region (one environment per account and Region)."
+  description = "Turn on Bedrock model invocation logging for this account and Region (one environment per account and Region), metadata only: the usage meter reads it."
   type        = bool
-  default     = false
+  default     = true
+}
+
+variable "usage_meter_enabled" {
+  description = "Meter every Bedrock call of the account and Region from the invocation log, gate or direct, against the caller's budget, and lock callers over a limit (modules/usage-meter). Needs invocation_logging_enabled. Dev meters every Bedrock call by default; it needs invocation_logging_enabled."
+  type        = bool
+  default     = true
 }
 
 variable "activate_cost_allocation_tags" {

@@ -6,6 +6,7 @@
 #   aip_tenant profiles           -> token_gate model aliases
 #   token_gate caller alarms, aip_tenant token alarms -> alarm_enforcer topic -> deny policy
 #   budget (Bedrock spend)        -> optional budget action applying its own copy of the deny policy
+#   aip_tenant invocation log     -> usage_meter (direct callers) -> gate's table, enforcer's deny policy
 
 data "aws_caller_identity" "current" {}
 
@@ -132,5 +133,32 @@ module "budget" {
     approval_model = var.budget_action.approval_model
   }
 
+  permissions_boundary = var.permissions_boundary
+}
+
+# Every Bedrock call of the account and Region, gate or direct, counted against the caller's one
+# budget: the meter reads aip_tenant's invocation log and uses the gate's accounting and the
+# enforcer's locking, with their values. It needs invocation logging: with logging off and the
+# meter on, the plan fails and says so (the log group name is null).
+module "usage_meter" {
+  source = "../../modules/usage-meter"
+  count  = var.usage_meter_enabled ? 1 : 0
+
+  name                      = "${local.name}-meter"
+  invocation_log_group_name = module.aip_tenant.invocation_log_group_name
+
+  table_name         = module.token_gate.table_name
+  tier_limits_json   = module.token_gate.tier_limits_json
+  default_tier       = var.default_tier
+  model_aliases_json = module.token_gate.model_aliases_json
+  pricing_json       = module.token_gate.pricing_json
+  gate_role_arn      = module.token_gate.role_arn
+
+  deny_policy_arn         = module.alarm_enforcer.deny_policy_arn
+  protected_principals    = module.alarm_enforcer.protected_principals
+  allowed_principal_paths = module.alarm_enforcer.allowed_principal_paths
+  dry_run                 = module.alarm_enforcer.dry_run
+
+  log_retention_days   = var.log_retention_days
   permissions_boundary = var.permissions_boundary
 }

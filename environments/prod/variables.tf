@@ -227,7 +227,13 @@ variable "gate_reserved_concurrency" {
 }
 
 variable "invocation_logging_enabled" {
-  description = "Turn on Bedrock model invocation logging for this account and Region (one environment per account and Region)."
+  description = "Turn on Bedrock model invocation logging for this account and Region (one environment per account and Region), metadata only: the usage meter reads it."
+  type        = bool
+  default     = false
+}
+
+variable "usage_meter_enabled" {
+  description = "Meter every Bedrock call of the account and Region from the invocation log, gate or direct, against the caller's budget, and lock callers over a limit (modules/usage-meter). Needs invocation_logging_enabled. Off by default in production: turn it on together with invocation_logging_enabled (account-wide), first with enforcer_dry_run if unsure."
   type        = bool
   default     = false
 }

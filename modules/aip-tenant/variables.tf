@@ -216,8 +216,10 @@ variable "invocation_logging" {
     Bedrock model invocation logging to CloudWatch Logs, plus saved Logs Insights queries.
     Account-wide per Region: only one configuration (one environment) per account and Region may
     enable it, or each apply overwrites the other's. log_group_name defaults to
-    /aws/bedrock/<name>/model-invocations; kms_key_arn null creates a key. Text is delivered;
-    image, embedding and video data are not unless enabled.
+    /aws/bedrock/<name>/model-invocations; kms_key_arn null creates a key. Metadata only by
+    default: every record still carries the caller, model, operation, request id, token counts and
+    request metadata (what the usage meter reads), but no prompt or completion; text, image,
+    embedding and video data are delivered only when their *_data_delivery_enabled is true.
   EOT
   type = object({
     enabled                         = optional(bool, false)
@@ -225,7 +227,7 @@ variable "invocation_logging" {
     retention_in_days               = optional(number, 365)
     kms_key_arn                     = optional(string)
     kms_key_deletion_window_in_days = optional(number, 30)
-    text_data_delivery_enabled      = optional(bool, true)
+    text_data_delivery_enabled      = optional(bool, false)
     image_data_delivery_enabled     = optional(bool, false)
     embedding_data_delivery_enabled = optional(bool, false)
     video_data_delivery_enabled     = optional(bool, false)
@@ -251,11 +253,6 @@ variable "invocation_logging" {
   validation {
     condition     = var.invocation_logging.kms_key_deletion_window_in_days >= 7 && var.invocation_logging.kms_key_deletion_window_in_days <= 30
     error_message = "invocation_logging.kms_key_deletion_window_in_days must be between 7 and 30."
-  }
-
-  validation {
-    condition     = !var.invocation_logging.enabled || var.invocation_logging.text_data_delivery_enabled || var.invocation_logging.image_data_delivery_enabled || var.invocation_logging.embedding_data_delivery_enabled || var.invocation_logging.video_data_delivery_enabled
-    error_message = "invocation_logging delivers nothing with every *_data_delivery_enabled false; enable text_data_delivery_enabled (the default) or turn logging off."
   }
 }
 

@@ -112,3 +112,18 @@ output "lock_incomplete_alarm_arn" {
   description = "ARN of the alarm on LockIncomplete: a recorded lock IAM did not take (deny policy missing, or policy quota full)."
   value       = aws_cloudwatch_metric_alarm.lock_incomplete.arn
 }
+
+output "protected_principals" {
+  description = "protected_principals as given: pass it to the usage meter, which locks through the same path."
+  value       = var.protected_principals
+}
+
+output "allowed_principal_paths" {
+  description = "allowed_principal_paths as given: pass it to the usage meter, which locks through the same path."
+  value       = var.allowed_principal_paths
+}
+
+output "dry_run" {
+  description = "dry_run as given: pass it to the usage meter, so that both lock or neither does."
+  value       = var.dry_run
+}

@@ -71,3 +71,8 @@ output "dashboard_url" {
     : null
   )
 }
+
+output "pricing_json" {
+  description = "PRICING_JSON as passed to the function, or null for the built-in prices: pass it to the usage meter, which prices direct calls the same way."
+  value       = var.pricing_json
+}

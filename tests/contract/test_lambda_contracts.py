@@ -7,6 +7,7 @@ configuration code reads, and every variable the code requires is set.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -36,7 +37,24 @@ LAMBDAS = {
         "reads": set(enforcer_config.ENVIRONMENT_VARIABLES),
         "required": {enforcer_config.DENY_POLICY_ARN, enforcer_config.LEDGER_TABLE_NAME},
     },
-}
+    # The planned contract (docs/contracts.md, "Usage meter"): the gate's accounting variables,
+    # the enforcer's locking variables and GATE_ROLE_ARN. Until the meter's configuration module
+    # exists they are written out; PRICING_JSON and GATE_ROLE_ARN are optional, the rest always
+    # set.
+    "usage-meter": {
+        "handler": "bedrock_guard.usage_meter.handler",
+        "reads": {
+            "USAGE_TABLE_NAME", "TIER_LIMITS_JSON", "DEFAULT_TIER", "MODEL_ALIASES_JSON",
+            "PRICING_JSON", "DENY_POLICY_ARN", "LEDGER_TABLE_NAME", "PROTECTED_PRINCIPALS_JSON",
+            "ALLOWED_PATHS_JSON", "DRY_RUN", "GATE_ROLE_ARN",
+        },
+        "required": {
+            "USAGE_TABLE_NAME", "TIER_LIMITS_JSON", "DEFAULT_TIER", "MODEL_ALIASES_JSON",
+            "DENY_POLICY_ARN", "LEDGER_TABLE_NAME", "PROTECTED_PRINCIPALS_JSON",
+            "ALLOWED_PATHS_JSON", "DRY_RUN",
+        },
+    },
+}  # fmt: skip
 
 
 def functions() -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -61,10 +79,14 @@ def test_handler_string_resolves_to_the_handler(
     monkeypatch.setenv("DENY_POLICY_ARN", "arn:aws:iam::123456789012:policy/bedrock-guard-deny")
     monkeypatch.setenv("LEDGER_TABLE_NAME", "usage")
     assert function["handler"] == LAMBDAS[module]["handler"]
-    module_path, _, attribute = function["handler"].rpartition(".")
-    assert callable(getattr(importlib.import_module(module_path), attribute))
     assert function["runtime"] == "python3.13"
     assert function["architectures"] == ["arm64"]
+    module_path, _, attribute = function["handler"].rpartition(".")
+    # Until bedrock_guard.usage_meter is part of the package, modules/usage-meter's handler is
+    # held to the contract by its string only; every other handler must import.
+    if module == "usage-meter" and importlib.util.find_spec(module_path) is None:
+        pytest.skip(f"{module_path} is not in the package yet")
+    assert callable(getattr(importlib.import_module(module_path), attribute))
 
 
 @pytest.mark.parametrize(("module", "name", "function"), FUNCTIONS, ids=[f[0] for f in FUNCTIONS])

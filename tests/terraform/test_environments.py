@@ -1,4 +1,4 @@
-"""dev and prod compose all five modules the same way and differ only where production should."""
+"""dev and prod compose all six modules the same way and differ only where production should."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ ENVIRONMENTS = REPO / "environments"
 DEV = load_module(ENVIRONMENTS / "dev")
 PROD = load_module(ENVIRONMENTS / "prod")
 SHARED_FILES = ("main.tf", "outputs.tf", "providers.tf", "backend.tf", "versions.tf")
-MODULES = {"token_gate", "usage_plan", "aip_tenant", "alarm_enforcer", "budget"}
+MODULES = {"token_gate", "usage_plan", "aip_tenant", "alarm_enforcer", "budget", "usage_meter"}
 TOPIC = "${module.alarm_enforcer.sns_topic_arn}"
 
 
@@ -30,7 +30,7 @@ def test_both_declare_the_same_variables() -> None:
     assert set(DEV.variables) == set(PROD.variables)
 
 
-def test_all_five_modules_are_composed() -> None:
+def test_all_six_modules_are_composed() -> None:
     assert set(DEV.modules) == MODULES
     for call, block in DEV.modules.items():
         assert block.body["source"].startswith("../../modules/"), call
@@ -89,3 +89,50 @@ def test_tfvars_examples_set_only_declared_variables(environment: str) -> None:
     assert names and names <= set(module.variables)
     required = {name for name, v in module.variables.items() if "default" not in v.body}
     assert required <= names, f"{environment} example misses required {required - names}"
+
+
+def test_the_usage_meter_uses_the_gates_accounting_and_the_enforcers_locking() -> None:
+    """One budget and one lock per caller: the meter gets the gate's and the enforcer's own
+    values, and reads aip_tenant's invocation log."""
+    meter = DEV.modules["usage_meter"].body
+    assert meter["count"] == "${var.usage_meter_enabled ? 1 : 0}"
+    assert meter["invocation_log_group_name"] == "${module.aip_tenant.invocation_log_group_name}"
+    for argument, output in {
+        "table_name": "table_name",
+        "tier_limits_json": "tier_limits_json",
+        "model_aliases_json": "model_aliases_json",
+        "pricing_json": "pricing_json",
+        "gate_role_arn": "role_arn",
+    }.items():
+        assert meter[argument] == f"${{module.token_gate.{output}}}", argument
+    assert meter["default_tier"] == DEV.modules["token_gate"].body["default_tier"]
+    for argument in (
+        "deny_policy_arn",
+        "protected_principals",
+        "allowed_principal_paths",
+        "dry_run",
+    ):
+        assert meter[argument] == f"${{module.alarm_enforcer.{argument}}}", argument
+    assert meter["name"].startswith("${local.name}-")
+
+
+def test_dev_meters_direct_callers_and_prod_opts_in() -> None:
+    """Dev turns on invocation logging and the meter; prod leaves both (account-wide logging,
+    IAM locks of direct callers) to an explicit choice. Either way the meter never runs without
+    the log it reads."""
+    for name in ("invocation_logging_enabled", "usage_meter_enabled"):
+        assert default(DEV.variables[name]) is True, name
+        assert default(PROD.variables[name]) is False, name
+    example = (ENVIRONMENTS / "dev" / "terraform.tfvars.example").read_text(encoding="utf-8")
+    assert re.search(r"^invocation_logging_enabled\s*=\s*true$", example, re.M)
+    assert re.search(r"^usage_meter_enabled\s*=\s*true$", example, re.M)
+
+
+def test_invocation_logging_is_metadata_only_unless_asked() -> None:
+    aip_tenant = DEV.module_source("aip_tenant")
+    assert aip_tenant is not None
+    logging_type = str(aip_tenant.variables["invocation_logging"].body["type"])
+    for kind in ("text", "image", "embedding", "video"):
+        assert f"{kind}_data_delivery_enabled = optional(bool, false)" in logging_type, kind
+    assert "invocation_logging" in DEV.modules["aip_tenant"].body
+    assert "text_data_delivery_enabled" not in str(DEV.modules["aip_tenant"].body)

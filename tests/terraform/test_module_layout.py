@@ -8,7 +8,7 @@ import pytest
 
 from tests.terraform.tfload import REPO, TfModule, load_module
 
-MODULE_NAMES = ["budget", "usage-plan", "aip-tenant", "token-gate", "alarm-enforcer"]
+MODULE_NAMES = ["budget", "usage-plan", "aip-tenant", "token-gate", "alarm-enforcer", "usage-meter"]
 REQUIRED_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
 PRESENT = [name for name in MODULE_NAMES if (REPO / "modules" / name).is_dir()]
 MODULES = [load_module(REPO / "modules" / name) for name in PRESENT]
