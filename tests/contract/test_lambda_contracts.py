@@ -15,6 +15,7 @@ import pytest
 
 from bedrock_guard.enforcer import config as enforcer_config
 from bedrock_guard.gate import config as gate_config
+from bedrock_guard.meter import config as meter_config
 from tests.contract.hcl_policies import environment_keys
 from tests.terraform.tfload import REPO, body, load_module
 
@@ -37,22 +38,13 @@ LAMBDAS = {
         "reads": set(enforcer_config.ENVIRONMENT_VARIABLES),
         "required": {enforcer_config.DENY_POLICY_ARN, enforcer_config.LEDGER_TABLE_NAME},
     },
-    # The planned contract (docs/contracts.md, "Usage meter"): the gate's accounting variables,
-    # the enforcer's locking variables and GATE_ROLE_ARN. Until the meter's configuration module
-    # exists they are written out; PRICING_JSON and GATE_ROLE_ARN are optional, the rest always
-    # set.
     "usage-meter": {
         "handler": "bedrock_guard.usage_meter.handler",
-        "reads": {
-            "USAGE_TABLE_NAME", "TIER_LIMITS_JSON", "DEFAULT_TIER", "MODEL_ALIASES_JSON",
-            "PRICING_JSON", "DENY_POLICY_ARN", "LEDGER_TABLE_NAME", "PROTECTED_PRINCIPALS_JSON",
-            "ALLOWED_PATHS_JSON", "DRY_RUN", "GATE_ROLE_ARN",
-        },
-        "required": {
-            "USAGE_TABLE_NAME", "TIER_LIMITS_JSON", "DEFAULT_TIER", "MODEL_ALIASES_JSON",
-            "DENY_POLICY_ARN", "LEDGER_TABLE_NAME", "PROTECTED_PRINCIPALS_JSON",
-            "ALLOWED_PATHS_JSON", "DRY_RUN",
-        },
+        "reads": set(meter_config.ENVIRONMENT_VARIABLES),
+        # PRICING_JSON and GATE_ROLE_ARN are optional; the rest is always set.
+        "required": set(meter_config.ENVIRONMENT_VARIABLES)
+        - {"PRICING_JSON", "GATE_ROLE_ARN"}
+        - {"POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_SERVICE_NAME"},
     },
 }  # fmt: skip
 
@@ -82,10 +74,6 @@ def test_handler_string_resolves_to_the_handler(
     assert function["runtime"] == "python3.13"
     assert function["architectures"] == ["arm64"]
     module_path, _, attribute = function["handler"].rpartition(".")
-    # Until bedrock_guard.usage_meter is part of the package, modules/usage-meter's handler is
-    # held to the contract by its string only; every other handler must import.
-    if module == "usage-meter" and importlib.util.find_spec(module_path) is None:
-        pytest.skip(f"{module_path} is not in the package yet")
     assert callable(getattr(importlib.import_module(module_path), attribute))
 
 
