@@ -126,9 +126,14 @@ def test_the_exhausted_callers_budget_alarm_and_the_tenant_alarm_fired_and_clear
 ) -> None:
     assert run.exhaust is not None
     exhausted = by_name(run)[run.exhaust.caller]
-    fired = [t for t in run.transitions if (t.old_state, t.new_state) == ("OK", "ALARM")]
-    cleared = [t for t in run.transitions if (t.old_state, t.new_state) == ("ALARM", "OK")]
-    assert len(run.transitions) == len(fired) + len(cleared)
+    # The lockout alarms: those that notify somebody. The enforcer's own health alarms (lock
+    # drift, incomplete locks) notify the operators' topics, which the dev environment leaves
+    # empty; their first evaluation is recorded too, and is not part of this story.
+    lockout = [t for t in run.transitions if t.topics]
+    fired = [t for t in lockout if (t.old_state, t.new_state) == ("OK", "ALARM")]
+    cleared = [t for t in lockout if (t.old_state, t.new_state) == ("ALARM", "OK")]
+    assert len(lockout) == len(fired) + len(cleared)
+    assert all(t.new_state != "ALARM" for t in run.transitions if not t.topics)
     assert {t.alarm_arn for t in fired} == {t.alarm_arn for t in cleared}
     namespaces = {t.message["Trigger"]["Namespace"]: t for t in fired}
     assert len(namespaces) == len(fired) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -167,14 +168,33 @@ def test_bedrock_budget_notifies_its_topic_and_the_addresses(env: Deployed) -> N
     actions = budgets.describe_budget_actions_for_budget(AccountId=ACCOUNT, BudgetName=name)
     (action,) = actions["Actions"]
     definition = action["Definition"]["IamActionDefinition"]
-    assert definition["PolicyArn"] == env.outputs["deny_policy_arn"]
+    # Its own copy of the deny policy: an alarm's OK or an operator's unlock detaches the
+    # enforcer's policy and can never undo what Budgets applied.
+    assert definition["PolicyArn"] != env.outputs["deny_policy_arn"]
+    assert _policy_document(env, definition["PolicyArn"]) == _policy_document(
+        env, env.outputs["deny_policy_arn"]
+    )
     assert definition["Roles"] == env.variables["budget_action"]["roles"]
+
+
+def _policy_document(env: Deployed, arn: str) -> Any:
+    iam = env.client("iam")
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]
+    text = document["Document"]
+    return json.loads(urllib.parse.unquote(text)) if isinstance(text, str) else text
 
 
 def test_every_lockout_alarm_notifies_the_enforcer(env: Deployed) -> None:
     cloudwatch = env.client("cloudwatch")
     prefix = f"bedrock-guard-{env.name}-"
-    alarms = cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+    every = cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+    # The enforcer's own health alarms (lock drift, locks IAM could not apply) go to operators
+    # (health_alarm_actions, none configured here), never to the enforcer.
+    health = {f"{prefix}enforcer-lock-drift", f"{prefix}enforcer-lock-incomplete"}
+    assert {a["AlarmName"] for a in every} >= health
+    assert all(a["AlarmActions"] == [] for a in every if a["AlarmName"] in health)
+    alarms = [a for a in every if a["AlarmName"] not in health]
     # One per caller with alarms (API-key users have none by default), one per tenant limit.
     assert len(alarms) == len(env.variables["callers"]) + 1
     for alarm in alarms:
