@@ -8,9 +8,10 @@ ledger is written first, then IAM is reconciled with it.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from bedrock_guard.core import keys
-from bedrock_guard.core.principals import parse_principal
+from bedrock_guard.core.principals import Principal, parse_principal
 from bedrock_guard.enforcer.ledger import EventAction, LockEntry
 from bedrock_guard.enforcer.lock_service import Home, LockService, Outcome, PrincipalResult
 
@@ -29,26 +30,16 @@ def unlock(
     and fires anew (a replay of the message that locked is recognised and changes nothing).
     Raises :class:`~bedrock_guard.core.principals.PrincipalError` for a malformed principal.
     """
-    parsed = parse_principal(principal)
-    canonical = parsed.canonical
-    now = service.clock()
+    canonical = parse_principal(principal).canonical
     released = sorted(service.ledger.holders(canonical))
-    event = service.ledger.event_put(
+    return release_holders(
+        service,
         canonical,
+        released,
         EventAction.UNLOCK,
-        at=now,
-        event_key=uuid.uuid4().hex[:16],
         requested_by=requested_by,
         operator_reason=reason,
-        released_holders=released,
-        recorded_at=now,
     )
-    # Ledger first (the gate serves the caller again), then IAM follows it, as for an OK.
-    service.ledger.remove_holders(canonical, released, now=now, event=event)
-    state = service.reconcile(parsed)
-    if state.holders:  # an alarm locked again meanwhile: its lock stands
-        return PrincipalResult(canonical, Outcome.STILL_HELD, state.detail)
-    return PrincipalResult(canonical, Outcome.RELEASED, ",".join(released))
 
 
 def lock(
@@ -58,21 +49,56 @@ def lock(
     resolved = service.resolve(principal, home)
     if isinstance(resolved, PrincipalResult):
         return resolved
-    canonical = resolved.canonical
+    return add_holder(
+        service,
+        resolved,
+        keys.OPERATOR_LOCK,
+        EventAction.OPERATOR_LOCK,
+        requested_by=requested_by,
+        operator_reason=reason,
+    )
+
+
+def add_holder(
+    service: LockService, principal: Principal, lock_holder: str, action: str, **fields: Any
+) -> PrincipalResult:
+    """Lock ``principal`` by ``lock_holder``: the ledger (with its history item) first, so the gate
+    refuses from here on, then IAM follows it, as for an ALARM."""
+    canonical = principal.canonical
     now = service.clock()
     event = service.ledger.event_put(
         canonical,
-        EventAction.OPERATOR_LOCK,
+        action,
         at=now,
         event_key=uuid.uuid4().hex[:16],
-        requested_by=requested_by,
-        operator_reason=reason,
         policy_arn=service.config.deny_policy_arn,
         recorded_at=now,
+        **fields,
     )
-    # Ledger first (the gate refuses from here on), then IAM follows it, as for an ALARM.
-    service.ledger.add_holder(canonical, keys.OPERATOR_LOCK, now=now, event=event)
-    state = service.reconcile(resolved)
+    service.ledger.add_holder(canonical, lock_holder, now=now, event=event)
+    state = service.reconcile(principal)
     return PrincipalResult(
-        canonical, Outcome.LOCKED if state.attached else Outcome.LOCKED_LEDGER_ONLY
+        canonical, Outcome.LOCKED if state.attached else Outcome.LOCKED_LEDGER_ONLY, lock_holder
     )
+
+
+def release_holders(
+    service: LockService, canonical: str, holders: list[str], action: str, **fields: Any
+) -> PrincipalResult:
+    """Release ``holders``: the ledger first (the gate serves the caller again unless another
+    holder stays), then IAM follows it, as for an OK."""
+    now = service.clock()
+    event = service.ledger.event_put(
+        canonical,
+        action,
+        at=now,
+        event_key=uuid.uuid4().hex[:16],
+        released_holders=holders,
+        recorded_at=now,
+        **fields,
+    )
+    service.ledger.remove_holders(canonical, holders, now=now, event=event)
+    state = service.reconcile(parse_principal(canonical))
+    if state.holders:  # another holder (or one added meanwhile) keeps the lock
+        return PrincipalResult(canonical, Outcome.STILL_HELD, state.detail)
+    return PrincipalResult(canonical, Outcome.RELEASED, ",".join(holders))

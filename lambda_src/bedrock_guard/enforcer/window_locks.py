@@ -10,14 +10,12 @@ else holds the principal (an alarm's or an operator's hold stays).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
 from bedrock_guard.core.accounting import Period, Window, period_of
-from bedrock_guard.core.principals import parse_principal
 from bedrock_guard.enforcer.ledger import EventAction
 from bedrock_guard.enforcer.lock_service import (
     Home,
@@ -25,6 +23,7 @@ from bedrock_guard.enforcer.lock_service import (
     Outcome,
     PrincipalResult,
 )
+from bedrock_guard.enforcer.operator_actions import add_holder, release_holders
 
 HOLDER_PREFIX: Final = "window:"
 REQUESTED_BY: Final = "usage-meter"
@@ -91,22 +90,14 @@ def lock_for_window(
             )
         )
         return PrincipalResult(canonical, Outcome.DRY_RUN_LOCK, holder)
-    event = service.ledger.event_put(
-        canonical,
+    return add_holder(
+        service,
+        resolved,
+        holder,
         EventAction.WINDOW_LOCK,
-        at=now,
-        event_key=uuid.uuid4().hex[:16],
         requested_by=REQUESTED_BY,
         holder=holder,
         operator_reason=reason,
-        policy_arn=service.config.deny_policy_arn,
-        recorded_at=now,
-    )
-    # Ledger first (the gate refuses from here on), then IAM follows it, as for an ALARM.
-    service.ledger.add_holder(canonical, holder, now=now, event=event)
-    state = service.reconcile(resolved)
-    return PrincipalResult(
-        canonical, Outcome.LOCKED if state.attached else Outcome.LOCKED_LEDGER_ONLY, holder
     )
 
 
@@ -125,21 +116,8 @@ def release_ended_windows(
 
 def _release(service: LockService, principal: str, holders: Iterable[str]) -> PrincipalResult:
     released = sorted(holders)
-    now = service.clock()
     if service.config.dry_run:
         return PrincipalResult(principal, Outcome.DRY_RUN_RELEASE, ",".join(released))
-    event = service.ledger.event_put(
-        principal,
-        EventAction.WINDOW_RELEASE,
-        at=now,
-        event_key=uuid.uuid4().hex[:16],
-        requested_by=REQUESTED_BY,
-        released_holders=released,
-        recorded_at=now,
+    return release_holders(
+        service, principal, released, EventAction.WINDOW_RELEASE, requested_by=REQUESTED_BY
     )
-    # Ledger first (the gate serves the caller again), then IAM follows it, as for an OK.
-    service.ledger.remove_holders(principal, released, now=now, event=event)
-    state = service.reconcile(parse_principal(principal))
-    if state.holders:
-        return PrincipalResult(principal, Outcome.STILL_HELD, state.detail)
-    return PrincipalResult(principal, Outcome.RELEASED, ",".join(released))
