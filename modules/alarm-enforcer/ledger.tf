@@ -1,6 +1,6 @@
 # The lock ledger, created only when no table is given. In an environment the token gate's
-# table is passed instead, so the gate's reservation transaction sees the locks the enforcer
-# writes and refuses locked callers. Same design as the gate's table: pk/sk strings, TTL
+# table is passed instead, so the gate's conditional writes see the locks the enforcer mirrors
+# into each caller's month item and refuse locked callers. Same design as the gate's table: pk/sk strings, TTL
 # attribute expires_at (lambda_src/bedrock_guard/core/keys.py).
 
 resource "aws_dynamodb_table" "ledger" {
