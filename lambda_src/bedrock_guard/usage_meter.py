@@ -91,6 +91,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "records": len(batch.records),
         "rejected": dict(batch.rejected),
         "verdicts": dict(report.verdicts),
+        "skipped": dict(report.skipped),
         "locked": report.locked,
         "unpriced": report.unpriced,
     }

@@ -179,3 +179,14 @@ def test_an_unknown_model_is_counted_in_tokens_and_flagged(world: World) -> None
         TableName=TABLE, Key=keys.attribute_values(keys.usage_key(NOTEBOOK, "2026-11"))
     )["Item"]
     assert Decimal(item["d23_usd"]["N"]) == 0  # no price: never a made-up one
+
+
+def test_the_root_is_counted_and_never_locked(world: World) -> None:
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    record_of_root = direct("root-1", 1500)
+    record_of_root["identity"] = {"arn": root}
+    summary = deliver(record_of_root)
+    assert summary["verdicts"] == {"counted": 1}
+    assert day_tokens(world, root) == 1500  # over the default tier's 1,000
+    assert [lock["outcome"] for lock in summary["locked"]] == ["refused"]
+    assert world.holders(root) == set()

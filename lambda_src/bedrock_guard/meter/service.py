@@ -25,7 +25,7 @@ from aws_lambda_powertools import Logger
 from bedrock_guard.core.accounting import Amount, Charge, Counters, Limits, Window, period_of
 from bedrock_guard.core.invocation_metadata import gate_call_of
 from bedrock_guard.core.pricing import TokenUsage, invocation_cost
-from bedrock_guard.core.principals import PrincipalError, canonical_arn, is_free_to_mint
+from bedrock_guard.core.principals import caller_identity, is_free_to_mint
 from bedrock_guard.enforcer.lock_service import Home, LockService, Outcome
 from bedrock_guard.enforcer.window_locks import lock_for_window, window_holder
 from bedrock_guard.meter.config import MeterConfig
@@ -50,12 +50,12 @@ class Verdict(StrEnum):
 
 @dataclass
 class MeterReport:
-    """Per batch: verdicts, direct spend per principal, locks, unpriced records."""
+    """Per batch: verdicts, records skipped by reason, direct tokens per principal, locks,
+    unpriced records."""
 
     verdicts: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     direct_tokens: Counter[str] = field(default_factory=Counter)
-    direct_usd: dict[str, Decimal] = field(default_factory=dict)
     locked: list[dict[str, str]] = field(default_factory=list)
     unpriced: int = 0
 
@@ -77,9 +77,10 @@ class Meter:
         return report
 
     def _one(self, record: InvocationRecord, report: MeterReport) -> None:
-        try:
-            principal = canonical_arn(record.identity_arn)
-        except PrincipalError:
+        # As the gate keys callers: the root and other identities IAM cannot lock keep their own
+        # ARN (counted, never locked); only an ARN with no budget form at all is skipped.
+        principal = caller_identity(record.identity_arn, None)
+        if principal is None:
             report.skipped[UNKNOWN_PRINCIPAL] += 1
             report.verdicts[Verdict.SKIPPED] += 1
             logger.warning(
@@ -154,7 +155,6 @@ class Meter:
             return
         report.verdicts[Verdict.COUNTED] += 1
         report.direct_tokens[principal] += charge.tokens
-        report.direct_usd[principal] = report.direct_usd.get(principal, Decimal(0)) + charge.usd
         limits = self._limits(principal)
         if limits is None:
             return

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
@@ -232,9 +231,3 @@ def _numbers(item: Mapping[str, Any]) -> dict[str, Decimal]:
         for name, value in item.items()
         if isinstance(value, Mapping) and "N" in value
     }
-
-
-def previous_month(month: str) -> str:
-    """The month before ``yyyy-mm``."""
-    first = datetime.strptime(f"{month}-01", "%Y-%m-%d")
-    return (first - timedelta(days=1)).strftime("%Y-%m")
