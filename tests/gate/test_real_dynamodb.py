@@ -11,7 +11,6 @@ After every run the charge equals what Bedrock reported, and no hold is left beh
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -19,8 +18,9 @@ from typing import Any
 import pytest
 
 from bedrock_guard.core import keys
-from bedrock_guard.core.lock_marks import lock_mark_updates
 from bedrock_guard.core.usage_item import HOLDS
+from bedrock_guard.enforcer.alarm_messages import format_time
+from bedrock_guard.enforcer.ledger import EventAction, Ledger
 from bedrock_guard.gate.bedrock_client import build_client
 from bedrock_guard.gate.config import load_config
 from bedrock_guard.gate.metrics import RequestFacts
@@ -148,28 +148,15 @@ def test_a_lock_in_the_middle_of_a_burst_refuses_what_comes_after_it(
     committed: list[float] = []
 
     def lock() -> None:
-        now = datetime.now(UTC)
-        for attempt in range(50):  # the ledger retries a conflict like this
-            try:
-                client.transact_write_items(
-                    TransactItems=[
-                        {
-                            "Update": {
-                                "TableName": TABLE,
-                                "Key": keys.attribute_values(keys.lock_state_key(ROLE)),
-                                "UpdateExpression": "ADD #lb :h",
-                                "ExpressionAttributeNames": {"#lb": keys.LOCKED_BY},
-                                "ExpressionAttributeValues": {":h": {"SS": ["operator"]}},
-                            }
-                        },
-                        *lock_mark_updates(TABLE, ROLE, ["operator"], add=True, now=now),
-                    ]
-                )
-            except client.exceptions.TransactionCanceledException:
-                threading.Event().wait(0.005 * (attempt + 1))
-                continue
-            committed.append(1)
-            return
+        """The ledger's own operator lock: state, history and mirror in one transaction,
+        retried on conflicts with the ledger's own backoff."""
+        ledger = Ledger(client, TABLE)
+        now = format_time(datetime.now(UTC))
+        event = ledger.event_put(
+            ROLE, EventAction.OPERATOR_LOCK, at=now, event_key="mid-burst", recorded_at=now
+        )
+        ledger.add_holder(ROLE, keys.OPERATOR_LOCK, now=now, event=event)
+        committed.append(1)
 
     first = one_request(local, 1000)
     assert first.status == 200  # the month item is open and hot
