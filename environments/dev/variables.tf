@@ -213,7 +213,7 @@ variable "invocation_logging_enabled" {
 }
 
 variable "usage_meter_enabled" {
-  description = "Meter every Bedrock call of the account and Region from the invocation log, gate or direct, against the caller's budget, and lock callers over a limit (modules/usage-meter). Needs invocation_logging_enabled. Dev meters every Bedrock call by default; it needs invocation_logging_enabled."
+  description = "Meter every Bedrock call of the account and Region from the invocation log, gate or direct, against the caller's budget, and lock callers over a limit (modules/usage-meter). Needs invocation_logging_enabled; both are on by default in dev."
   type        = bool
   default     = true
 }

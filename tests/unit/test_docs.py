@@ -65,3 +65,22 @@ def test_table_keys_are_documented() -> None:
         assert f"`{name}`" in table, name
     for prefix in ("CALLER#", "USAGE#", "LOCK#", "MONTH#", "ALARM#", "EVENT#"):
         assert prefix in table, prefix
+
+
+# Backticked repository paths the documents cite (`lambda_src/...`, `modules/...`): each must
+# exist. Placeholders (`<name>`), globs and what runs produce (build/, .bench/) are not paths.
+CITED_PATH = re.compile(
+    r"`((?:\.ci|docs|environments|lambda_src|modules|tests|tools)/[^`\s]*"
+    r"|[\w.-]+\.(?:tf|toml|example|md))`"
+)
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: path.name)
+def test_cited_repository_paths_exist(document: Path) -> None:
+    text = document.read_text(encoding="utf-8")
+    cited = {m for m in CITED_PATH.findall(text) if not re.search(r"[<>*{}$]", m)}
+    bare = {name for name in cited if "/" not in name}
+    missing = sorted(path for path in cited - bare if not (REPO / path.rstrip("/")).exists())
+    unknown = sorted(name for name in bare if not any(REPO.rglob(name)))
+    assert cited
+    assert (missing, unknown) == ([], [])
