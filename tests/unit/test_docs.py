@@ -10,6 +10,7 @@ import pytest
 from bedrock_guard.core import keys
 from bedrock_guard.enforcer.config import ENVIRONMENT_VARIABLES as ENFORCER_VARIABLES
 from bedrock_guard.gate.config import ENVIRONMENT_VARIABLES as GATE_VARIABLES
+from bedrock_guard.meter.config import ENVIRONMENT_VARIABLES as METER_VARIABLES
 
 REPO = Path(__file__).resolve().parents[2]
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -57,6 +58,11 @@ def test_every_variable_the_gate_reads_is_documented() -> None:
 def test_every_variable_the_enforcer_reads_is_documented() -> None:
     enforcer = section("Alarm enforcer")
     assert [name for name in ENFORCER_VARIABLES if f"`{name}`" not in enforcer] == []
+
+
+def test_every_variable_the_meter_reads_is_documented() -> None:
+    meter = section("Usage meter")
+    assert [name for name in METER_VARIABLES if f"`{name}`" not in meter] == []
 
 
 def test_table_keys_are_documented() -> None:
