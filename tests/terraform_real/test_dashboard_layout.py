@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -85,16 +86,25 @@ def layout(workspace: Workspace, dashboard: dict[str, Any]) -> list[Placed]:
     return [Placed.from_row(row) for row in rows]
 
 
+Layouts = Callable[[str], list[Placed]]
+
+
+@pytest.fixture(scope="module")
+def layouts(workspace: Workspace) -> Layouts:
+    """A scenario's widgets, each evaluated once per worker (a console run takes seconds)."""
+    return cache(lambda name: layout(workspace, SCENARIOS[name]))
+
+
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_no_widget_overlaps_another(workspace: Workspace, scenario: str) -> None:
-    widgets = layout(workspace, SCENARIOS[scenario])
+def test_no_widget_overlaps_another(layouts: Layouts, scenario: str) -> None:
+    widgets = layouts(scenario)
     assert len(widgets) >= 20  # the reader found the dashboard
     assert grid_problems(widgets) == []
 
 
-def test_the_meter_row_is_there_exactly_when_given(workspace: Workspace) -> None:
+def test_the_meter_row_is_there_exactly_when_given(layouts: Layouts) -> None:
     kinds = {
-        name: [w.kind for w in layout(workspace, SCENARIOS[name])]
+        name: [w.kind for w in layouts(name)]
         for name in ("nothing optional", "everything", "meter graphs only")
     }
     assert len(kinds["everything"]) - len(kinds["nothing optional"]) == 3 + 3 + 2  # profiles,
