@@ -87,7 +87,7 @@ local-up: $(BIN)/.installed ## leave the local AWS and Bedrock running with envi
 local-down: ## stop what local-up started
 	$(BIN)/python -m bedrock_guard.local.stack down
 
-bench: $(BIN)/.installed ## accounting overshoot, API calls per request, cold import, zip size
+bench: $(BIN)/.installed ## accounting overshoot, API calls per request, cold import, zip size, meter throughput
 	$(BIN)/python tools/bench.py
 
 schema: $(BIN)/.installed ## regenerate the committed provider-schema subset from cdktn-provider-aws

@@ -1,12 +1,14 @@
-"""``make bench``: the token gate's figures in one run, printed, written to .bench/results.json
-and into the README's performance section (between its bench markers).
+"""``make bench``: the token gate's and the usage meter's figures in one run, printed, written
+to .bench/results.json and into the README's performance section (between its bench markers).
 
 (a) overshoot of the gate's accounting against check-then-add, 32 and 64 concurrent callers
     racing one budget; (b) AWS API calls per allowed request; (c) one hot caller's highest
     sustained rate, both designs, simulated against DynamoDB's rules; (d) DynamoDB units and
     dollars per allowed request; (e) charged minus used after bursts of one caller; (f) cold
-    start against bare boto3 and warm CPU per request; (g) size of the Lambda zip. DynamoDB is
-    moto behind the rules proxy (real transaction, conflict, size and capacity rules).
+    start against bare boto3 and warm CPU per request; (g) size of the Lambda zip; (h) log
+    records the usage meter meters per second per invocation, and DynamoDB units per record.
+    DynamoDB is moto behind the rules proxy (real transaction, conflict, size and capacity
+    rules).
 
 Figures, not verdicts: nothing here passes or fails on speed.
 """
@@ -50,6 +52,8 @@ from bench_capacity import burst_exactness, units_per_request  # noqa: E402
 from bench_cpu import cold_start_ratio, warm_cpu_ms_per_request  # noqa: E402
 from bench_hot_caller import hot_caller  # noqa: E402
 from bench_import import cold_import_ms  # noqa: E402
+from bench_meter import meter_throughput  # noqa: E402
+from bench_meter import mix as meter_mix  # noqa: E402
 from bench_race import (  # noqa: E402
     BEDROCK_LATENCY_MS,
     LIMIT_TOKENS,
@@ -122,6 +126,8 @@ def run_local() -> dict[str, Any]:
         figures["units"] = units_per_request(moto, stub)
         progress("bursts of one caller")
         figures["bursts"] = burst_exactness(moto, stub)
+        progress("usage meter: deliveries of 100 and 1,000 log records")
+        figures["meter"] = meter_throughput(moto)
     return figures
 
 
@@ -251,6 +257,32 @@ def report(figures: dict[str, Any]) -> str:
             ["zip bytes", "content bytes", "files"],
             [(archive["zip_bytes"], archive["content_bytes"], archive["files"])],
         ),
+        "(h) Usage meter: one subscription delivery per invocation, the real handler in process "
+        f"through the rules proxy ({meter_mix()}); rate also as a ratio to the same delivery "
+        "parsed and written with one PutItem per record",
+        table(
+            [
+                "records per delivery",
+                "run",
+                "records/s",
+                "ms per invocation",
+                "write units per record",
+                "read units per record",
+                "x PutItem baseline",
+            ],
+            [
+                (
+                    row["records_per_delivery"],
+                    row["run"],
+                    f"{row['records_per_second']:.1f}",
+                    f"{row['ms_per_invocation']:.1f}",
+                    f"{row['write_units_per_record']:.2f}",
+                    f"{row['read_units_per_record']:.2f}",
+                    f"{row['vs_put_item']:.2f}",
+                )
+                for row in figures["meter"]
+            ],
+        ),
     ]
     return "\n\n".join(sections)
 
@@ -319,6 +351,7 @@ def main() -> int:
         "cold_start": figures["cold_start"],
         "warm_cpu": figures["warm_cpu"],
         "lambda_zip": figures["lambda_zip"],
+        "meter_throughput": {"mix": meter_mix(), "runs": figures["meter"]},
         "bench_seconds": round(time.perf_counter() - started, 1),
     }
     RESULTS.parent.mkdir(exist_ok=True)

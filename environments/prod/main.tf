@@ -51,12 +51,16 @@ module "token_gate" {
     sns_topic_arn      = module.alarm_enforcer.sns_topic_arn
   }
 
-  # The dashboard shows the enforcer's lock events and each tenant profile's Bedrock metrics.
+  # The dashboard shows the enforcer's lock events, each tenant profile's Bedrock metrics and,
+  # where the usage meter runs, direct use and its top callers (null without the meter).
   dashboard = {
     enforcer_service_name      = module.alarm_enforcer.service_name
     enforcer_metrics_namespace = module.alarm_enforcer.metrics_namespace
     enforcer_function_name     = module.alarm_enforcer.function_name
     bedrock_model_ids          = values(module.aip_tenant.metric_model_ids)
+    meter_service_name         = one(module.usage_meter[*].service_name)
+    meter_metrics_namespace    = one(module.usage_meter[*].metrics_namespace)
+    invocation_log_group_name  = one(module.usage_meter[*].invocation_log_group_name)
   }
 
   log_retention_days             = var.log_retention_days

@@ -15,7 +15,6 @@ from typing import Any, Final
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
@@ -23,6 +22,7 @@ from bedrock_guard.enforcer import drift
 from bedrock_guard.enforcer.lock_service import Home, build_service
 from bedrock_guard.enforcer.window_locks import release_ended_windows
 from bedrock_guard.gate.config import DEFAULT_METRICS_NAMESPACE, LAMBDA_RUNTIME_VARIABLE
+from bedrock_guard.meter import metrics as meter_metrics
 from bedrock_guard.meter.config import MeterConfig, load_config
 from bedrock_guard.meter.records import parse_subscription_event
 from bedrock_guard.meter.service import Meter
@@ -33,7 +33,6 @@ metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
 )
 
-REJECTED: Final = "RecordsRejected"
 DYNAMODB_CONFIG: Final = Config(
     retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=5
 )
@@ -73,20 +72,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     meter = get_meter(context)
     if drift.is_scheduled(event):
         released = release_ended_windows(meter.locks)
-        metrics.add_metric(name="WindowLocksReleased", unit=MetricUnit.Count, value=len(released))
+        meter_metrics.record_release(metrics, len(released))
         logger.info("window locks released", extra={"released": [r.as_dict() for r in released]})
         return {"released": [r.as_dict() for r in released]}
     home = meter.home
     batch = parse_subscription_event(event, account_id=home.account, region=_region())
     if batch.rejected:
-        metrics.add_metric(name=REJECTED, unit=MetricUnit.Count, value=sum(batch.rejected.values()))
         logger.warning("records dropped, by reason", extra={"rejected": dict(batch.rejected)})
     report = meter.meter(batch.records)
-    metrics.add_metric(
-        name="DirectTokens", unit=MetricUnit.Count, value=sum(report.direct_tokens.values())
-    )
-    if report.unpriced:
-        metrics.add_metric(name="UnpricedRecords", unit=MetricUnit.Count, value=report.unpriced)
+    meter_metrics.record_delivery(metrics, rejected=sum(batch.rejected.values()), report=report)
     summary = {
         "records": len(batch.records),
         "rejected": dict(batch.rejected),

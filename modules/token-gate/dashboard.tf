@@ -1,10 +1,17 @@
 # One CloudWatch dashboard for the whole loop: what the gate admitted, refused and charged, what
-# Bedrock itself counted, and what the alarm enforcer locked. Body layout: CloudWatch's
-# "Dashboard body structure and syntax" (24-column grid, widgets of type metric, text and log).
+# Bedrock itself counted, what the usage meter counted of direct use, and what the alarm enforcer
+# locked. Body layout: CloudWatch's "Dashboard body structure and syntax" (24-column grid,
+# widgets of type metric, text and log).
 locals {
   dashboard_period             = var.dashboard.period_seconds
   dashboard_enforcer_namespace = coalesce(var.dashboard.enforcer_metrics_namespace, var.metrics_namespace)
   dashboard_enforcer_service   = var.dashboard.enforcer_service_name
+
+  # The usage meter's inputs, "" when not given (compact drops null and ""): its widgets are
+  # left out then, and no template ever meets a null.
+  dashboard_meter_service        = join("", compact([var.dashboard.meter_service_name]))
+  dashboard_meter_namespace      = coalesce(var.dashboard.meter_metrics_namespace, var.metrics_namespace)
+  dashboard_invocation_log_group = join("", compact([var.dashboard.invocation_log_group_name]))
 
   # Every search of the dashboard. The gate publishes each usage dimension as a dimension set of
   # its own (gate_metrics.py), and a SEARCH schema {Namespace,Dim} matches metrics with exactly
@@ -57,14 +64,22 @@ locals {
 
   # Rows from the top; the optional ones push the rest down.
   dashboard_has_profiles          = length(var.dashboard.bedrock_model_ids) > 0
+  dashboard_has_meter_metrics     = local.dashboard_meter_service != ""
+  dashboard_has_meter_log         = local.dashboard_invocation_log_group != ""
+  dashboard_has_meter             = local.dashboard_has_meter_metrics || local.dashboard_has_meter_log
   dashboard_has_enforcer_function = var.dashboard.enforcer_function_name != null
   dashboard_y_overview            = 3
   dashboard_y_usage               = 9
   dashboard_y_bedrock             = 27
   dashboard_y_profiles            = 33
-  dashboard_y_enforcer            = local.dashboard_y_profiles + (local.dashboard_has_profiles ? 6 : 0)
+  dashboard_y_meter               = local.dashboard_y_profiles + (local.dashboard_has_profiles ? 6 : 0)
+  dashboard_y_enforcer            = local.dashboard_y_meter + (local.dashboard_has_meter ? 6 : 0)
   dashboard_y_enforcer_function   = local.dashboard_y_enforcer + 6
   dashboard_y_logs                = local.dashboard_y_enforcer_function + (local.dashboard_has_enforcer_function ? 6 : 0)
+
+  # The meter's row: its two graphs share the row with the top-callers table, or take it alone.
+  dashboard_meter_graph_width = local.dashboard_has_meter_log ? 6 : 12
+  dashboard_meter_table_x     = local.dashboard_has_meter_metrics ? 2 * local.dashboard_meter_graph_width : 0
 
   dashboard_header = [{
     type   = "text"
@@ -73,11 +88,12 @@ locals {
     width  = 24
     height = 3
     properties = {
-      markdown = join("\n", [
+      markdown = join("\n", compact([
         "## ${var.name}: Bedrock token gate",
         "Requests, tokens and cost: the gate's metrics in `${var.metrics_namespace}`, one series per model alias, cost centre and application from the caller registry (`unregistered` = callers without a registry entry; `unset` or `invalid` = a missing or oversize registry attribute). Budget used: the highest share of a limited window per registered caller, which the caller alarms watch.",
         "Bedrock: `AWS/Bedrock` by `ModelId`, every call in this Region including those that bypass the gate. Locks: the alarm enforcer (service `${local.dashboard_enforcer_service}` in `${local.dashboard_enforcer_namespace}`).",
-      ])
+        local.dashboard_has_meter ? "Direct use: calls that bypass the gate, as the usage meter counts them against callers' budgets from the model invocation log, and the window locks it places." : "",
+      ]))
     }
   }]
 
@@ -219,6 +235,78 @@ locals {
     } if local.dashboard_has_profiles
   ]
 
+  # Literal widgets (the body keeps them only when the meter is given), so that the dashboard
+  # test reads their metrics against what the meter publishes (meter/metrics.py: Powertools'
+  # service dimension only).
+  dashboard_meter_metrics = [
+    {
+      type   = "metric"
+      x      = 0
+      y      = local.dashboard_y_meter
+      width  = local.dashboard_meter_graph_width
+      height = 6
+      properties = {
+        title  = "Direct use (usage meter): tokens and USD"
+        region = local.region
+        view   = "timeSeries"
+        stat   = "Sum"
+        period = local.dashboard_period
+        metrics = [
+          [local.dashboard_meter_namespace, "DirectTokens", "service", local.dashboard_meter_service, { label = "direct tokens" }],
+          [local.dashboard_meter_namespace, "DirectCostUsd", "service", local.dashboard_meter_service, { label = "direct USD", yAxis = "right" }],
+        ]
+      }
+    },
+    {
+      type   = "metric"
+      x      = local.dashboard_meter_graph_width
+      y      = local.dashboard_y_meter
+      width  = local.dashboard_meter_graph_width
+      height = 6
+      properties = {
+        title  = "Usage meter: window locks and records"
+        region = local.region
+        view   = "timeSeries"
+        stat   = "Sum"
+        period = local.dashboard_period
+        metrics = [
+          [local.dashboard_meter_namespace, "WindowLocks", "service", local.dashboard_meter_service, { label = "direct callers locked (over a window)" }],
+          [local.dashboard_meter_namespace, "WindowLocksReleased", "service", local.dashboard_meter_service, { label = "window locks released (window reset)" }],
+          [local.dashboard_meter_namespace, "RecordsRejected", "service", local.dashboard_meter_service, { label = "records dropped (unreadable or foreign)" }],
+          [local.dashboard_meter_namespace, "UnpricedRecords", "service", local.dashboard_meter_service, { label = "records without a price (tokens only)" }],
+        ]
+      }
+    },
+  ]
+
+  # Direct callers ranked from the invocation log itself, counting every token the meter counts
+  # (input, cache reads and writes, output; a count Bedrock leaves out is 0). The gate's own
+  # calls are left out as the meter leaves them out: records of the gate's role naming a hold in
+  # requestMetadata (core/invocation_metadata.py). Anyone may set that key, so a direct caller
+  # who does is still listed. Sessions of a role appear one by one (identity.arn as logged).
+  dashboard_meter_log = [
+    {
+      type   = "log"
+      x      = local.dashboard_meter_table_x
+      y      = local.dashboard_y_meter
+      width  = 24 - local.dashboard_meter_table_x
+      height = 6
+      properties = {
+        title  = "Top direct callers by tokens (model invocation log)"
+        region = local.region
+        view   = "table"
+        query = join("\n", [
+          "SOURCE '${local.dashboard_invocation_log_group}' | filter schemaType = \"ModelInvocationLog\" and ispresent(identity.arn)",
+          "| filter not (ispresent(requestMetadata.bedrockGuardHoldId) and identity.arn like \":assumed-role/${aws_iam_role.this.name}/\")",
+          "| fields identity.arn as caller, coalesce(input.inputTokenCount, 0) + coalesce(input.cacheReadInputTokenCount, 0) + coalesce(input.cacheWriteInputTokenCount, 0) + coalesce(output.outputTokenCount, 0) as tokens",
+          "| stats sum(tokens) as direct_tokens, count(*) as calls by caller",
+          "| sort direct_tokens desc",
+          "| limit 20",
+        ])
+      }
+    },
+  ]
+
   dashboard_enforcer = [
     {
       type   = "metric"
@@ -353,6 +441,8 @@ locals {
       local.dashboard_usage,
       local.dashboard_bedrock,
       local.dashboard_profiles,
+      [for widget in local.dashboard_meter_metrics : widget if local.dashboard_has_meter_metrics],
+      [for widget in local.dashboard_meter_log : widget if local.dashboard_has_meter_log],
       local.dashboard_enforcer,
       flatten(local.dashboard_enforcer_function),
       local.dashboard_logs,

@@ -597,7 +597,12 @@ variable "dashboard" {
     metrics_namespace (null = this module's metrics_namespace). enforcer_function_name adds the
     enforcer function's health and its recent lock events. bedrock_model_ids lists ModelId
     values (model ids, or application inference profile ids such as aip-tenant's
-    metric_model_ids) to plot one by one, next to the search over every ModelId.
+    metric_model_ids) to plot one by one, next to the search over every ModelId. The usage
+    meter's row: meter_service_name and meter_metrics_namespace (null = this module's
+    metrics_namespace) must equal the usage meter's service_name and metrics_namespace outputs
+    and add its direct-use and lock graphs; invocation_log_group_name, the log group the meter
+    is subscribed to (its invocation_log_group_name output), adds a Logs Insights table of the
+    top direct callers. Null or "" leaves each out.
   EOT
   type = object({
     enabled                    = optional(bool, true)
@@ -606,6 +611,9 @@ variable "dashboard" {
     enforcer_metrics_namespace = optional(string)
     enforcer_function_name     = optional(string)
     bedrock_model_ids          = optional(list(string), [])
+    meter_service_name         = optional(string)
+    meter_metrics_namespace    = optional(string)
+    invocation_log_group_name  = optional(string)
   })
   default  = {}
   nullable = false
@@ -638,5 +646,21 @@ variable "dashboard" {
   validation {
     condition     = length(distinct(var.dashboard.bedrock_model_ids)) == length(var.dashboard.bedrock_model_ids)
     error_message = "dashboard.bedrock_model_ids must not repeat a ModelId."
+  }
+
+  validation {
+    condition     = length(compact([var.dashboard.meter_service_name])) == 0 || can(regex("^[A-Za-z0-9_.-]{1,128}$", var.dashboard.meter_service_name))
+    error_message = "dashboard.meter_service_name must be the usage meter's service_name (1-128 letters, digits, underscores, dots or hyphens), or null or \"\" for no meter graphs."
+  }
+
+  validation {
+    condition     = length(compact([var.dashboard.meter_metrics_namespace])) == 0 || (can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.dashboard.meter_metrics_namespace)) && !startswith(coalesce(var.dashboard.meter_metrics_namespace, "-"), "AWS/"))
+    error_message = "dashboard.meter_metrics_namespace must be the usage meter's metrics_namespace (1-255 letters, digits and . _ / # : -, not starting with \"AWS/\"), or null or \"\" for this module's metrics_namespace."
+  }
+
+  # CloudWatch Logs' own rule for log group names; it also keeps quotes out of the query.
+  validation {
+    condition     = length(compact([var.dashboard.invocation_log_group_name])) == 0 || can(regex("^[A-Za-z0-9_./#-]{1,512}$", var.dashboard.invocation_log_group_name))
+    error_message = "dashboard.invocation_log_group_name must be a log group name (1-512 letters, digits and _ . / # -; the usage meter's invocation_log_group_name output), or null or \"\" for no top-callers table."
   }
 }

@@ -57,3 +57,8 @@ output "metrics_namespace" {
   description = "Namespace of the meter's EMF metrics."
   value       = var.metrics_namespace
 }
+
+output "invocation_log_group_name" {
+  description = "The model invocation log group the meter is subscribed to (for the token gate's dashboard.invocation_log_group_name)."
+  value       = aws_cloudwatch_log_subscription_filter.this.log_group_name
+}

@@ -5,6 +5,7 @@ counted twice, and a window's lock goes when the window resets."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from bedrock_guard.enforcer.lock_service import Home, build_service
 from bedrock_guard.enforcer.window_locks import release_ended_windows
 from bedrock_guard.local.lambda_events import LocalLambdaContext
 from bedrock_guard.local.tables import create_guard_table
+from bedrock_guard.meter import metrics as meter_metrics
 from bedrock_guard.meter.config import load_config
 from bedrock_guard.meter.service import Meter
 from bedrock_guard.meter.store import MeterStore
@@ -118,6 +120,36 @@ def test_a_runaway_direct_caller_is_counted_and_locked_in_one_invocation(world: 
     assert mirror[keys.LOCKED_BY]["SS"] == ["window:daily_tokens:2026-11-23"]
     actions = {item["action"]["S"] for item in world.event_items(NOTEBOOK)}
     assert "window_lock" in actions
+
+
+def emf_values(output: str) -> dict[str, float]:
+    """Metric name -> value of every EMF record in captured stdout."""
+    values = {}
+    for line in output.splitlines():
+        try:
+            blob = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(blob, dict) and "_aws" in blob:
+            for directive in blob["_aws"]["CloudWatchMetrics"]:
+                for metric in directive["Metrics"]:
+                    value = blob[metric["Name"]]
+                    values[metric["Name"]] = sum(value) if isinstance(value, list) else value
+    return values
+
+
+def test_the_delivery_publishes_direct_dollars_and_the_lock_it_placed(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    deliver(direct("r1", 600, minute=1), direct("r2", 600, minute=2))
+    values = emf_values(capsys.readouterr().out)
+    item = world.ddb.get_item(
+        TableName=TABLE, Key=keys.attribute_values(keys.usage_key(NOTEBOOK, "2026-11"))
+    )["Item"]
+    assert values[meter_metrics.DIRECT_TOKENS] == 1200
+    assert values[meter_metrics.DIRECT_COST_USD] == float(item["d23_usd"]["N"]) > 0
+    assert values[meter_metrics.WINDOW_LOCKS] == 1  # the second record crossed the limit
 
 
 def test_a_caller_under_its_limit_is_not_locked(world: World) -> None:

@@ -3,7 +3,9 @@ and the function's environment holds exactly the settings the gate reads.
 
 The published side is taken from the code itself: the gate's EMF record is produced by
 ``gate_metrics.record_request`` and read back, the enforcer's counters are read from its calls of
-``enforcer_metrics.count`` and ``count_by``. The Terraform side is read with python-hcl2.
+``enforcer_metrics.count`` and ``count_by``, the usage meter's record is produced by
+``meter/metrics.py`` and read back. The Terraform side is read with python-hcl2. That no two
+widgets overlap is checked on Terraform's own evaluation (tests/terraform_real).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,21 +27,32 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.shared import constants as powertools_constants
 
 from bedrock_guard import token_gate
+from bedrock_guard.core.invocation_metadata import HOLD_ID_KEY
 from bedrock_guard.core.pricing import TokenUsage
 from bedrock_guard.enforcer import metrics as enforcer_metrics
 from bedrock_guard.gate import bedrock_client
 from bedrock_guard.gate import config as gate_config
 from bedrock_guard.gate import metrics as gate_metrics
-from tests.terraform.tfload import REPO, expressions, load_module, strings
+from bedrock_guard.meter import metrics as meter_metrics
+from bedrock_guard.meter.service import MeterReport
+from tests.terraform.dashboard_grid import Placed, grid_problems
+from tests.terraform.tfload import REPO, Labeled, TfModule, expressions, load_module, strings
 
 MODULE = load_module(REPO / "modules" / "token-gate")
 ENFORCER_MODULE = load_module(REPO / "modules" / "alarm-enforcer")
+METER_MODULE = load_module(REPO / "modules" / "usage-meter")
+ENVIRONMENTS = [load_module(path.parent) for path in sorted(REPO.glob("environments/*/main.tf"))]
 PACKAGE = REPO / "lambda_src" / "bedrock_guard"
+# The meter's code: the handler and everything under meter/.
+METER_SOURCES = [PACKAGE / "usage_meter.py", *sorted((PACKAGE / "meter").glob("*.py"))]
 
 GATE_NAMESPACE = "${var.metrics_namespace}"
 ENFORCER_NAMESPACE = "${local.dashboard_enforcer_namespace}"
+METER_NAMESPACE = "${local.dashboard_meter_namespace}"
 GATE_SERVICE = "${var.service_name}"
 ENFORCER_SERVICE = "${local.dashboard_enforcer_service}"
+METER_SERVICE = "${local.dashboard_meter_service}"
+INVOCATION_LOG_GROUP = "${local.dashboard_invocation_log_group}"
 SERVICE = "service"
 USAGE_METRICS = ("InputTokens", "OutputTokens", "CostUsd")
 # What issue 4 asks the dashboard to break usage down by.
@@ -225,6 +239,38 @@ def enforcer_counters(source: str) -> dict[str, frozenset[str]]:
     return found
 
 
+def meter_publication() -> Published:
+    """Metric name -> dimension sets, from one EMF record of a delivery that did everything and
+    a scheduled release, written by the meter's own ``meter/metrics.py``."""
+    metrics = Metrics(namespace="Probe", service="probe-meter")
+    metrics.clear_metrics()
+    try:
+        report = MeterReport(
+            direct_tokens=Counter({"arn:aws:iam::123456789012:role/R": 5}),
+            direct_usd=Decimal("0.25"),
+            locks_placed=1,
+            unpriced=1,
+        )
+        meter_metrics.record_delivery(metrics, rejected=1, report=report)
+        meter_metrics.record_release(metrics, 1)
+        return _emf_dimension_sets(metrics.serialize_metric_set())
+    finally:
+        metrics.clear_metrics()
+
+
+def metric_emitters(paths: Iterable[Path]) -> list[str]:
+    """Files that add a metric themselves (``add_metric`` or ``single_metric``)."""
+    found = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            func = node.func if isinstance(node, ast.Call) else None
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name in {"add_metric", "single_metric"}:
+                found.append(path.name)
+                break
+    return found
+
+
 def enforcer_publication() -> Published:
     published: Published = {}
     for path in sorted(PACKAGE.rglob("*.py")):
@@ -280,7 +326,7 @@ def service_value_problems(series: Iterable[Series], namespace: str, expected: s
 
 def namespace_problems(series: Iterable[Series]) -> list[str]:
     """Custom namespaces come from the module's inputs, never a literal."""
-    allowed = {GATE_NAMESPACE, ENFORCER_NAMESPACE}
+    allowed = {GATE_NAMESPACE, ENFORCER_NAMESPACE, METER_NAMESPACE}
     return [
         f"{s.metric}: namespace {s.namespace!r} is neither an input nor an AWS namespace"
         for s in series
@@ -381,6 +427,30 @@ def unknown_messages(messages: Iterable[str], literals: set[str]) -> list[str]:
     return [f"no log call writes {m!r}" for m in sorted(messages) if m not in literals]
 
 
+_SOURCE = re.compile(r"SOURCE '([^']*)'")
+_COALESCED_FIELD = re.compile(r"coalesce\((\w+)\.(\w+), 0\)")
+
+
+def query_sources(value: Any) -> set[str]:
+    """The log groups named by the Logs Insights queries anywhere in ``value``."""
+    return {group for text in strings(value) for group in _SOURCE.findall(text)}
+
+
+_METER_OUTPUT = re.compile(r"^\$\{(?:one\()?module\.(\w+)(?:\[(?:\*|0)\])?\.(\w+)\)?\}$")
+
+
+def meter_wiring_problems(environment: TfModule, attribute: str, output: str) -> list[str]:
+    """The token gate's ``dashboard.<attribute>`` in an environment must be the usage meter's
+    ``output``: what the meter writes to, not a copy of what it was given."""
+    value = environment.modules["token_gate"].body.get("dashboard", {}).get(attribute)
+    match = _METER_OUTPUT.match(value) if isinstance(value, str) else None
+    call = environment.modules.get(match[1]) if match else None
+    source = call.body.get("source", "") if call else ""
+    if match is None or not str(source).endswith("modules/usage-meter") or match[2] != output:
+        return [f"{environment.name}: dashboard.{attribute} = {value!r}, not the meter's {output}"]
+    return []
+
+
 def hcl_bounds(conditions: Iterable[str], setting: str) -> tuple[int, int | None]:
     """(low, high) numeric bounds of a ``gate_settings.<setting>`` validation; high is None when
     it is not a number."""
@@ -407,6 +477,8 @@ def optional_default(type_expression: str, attribute: str) -> str | None:
 DASHBOARD = dashboard_locals()
 GATE_PUBLISHED = gate_publication()
 ENFORCER_PUBLISHED = enforcer_publication()
+METER_PUBLISHED = meter_publication()
+METER_QUERY = "".join(strings(DASHBOARD["dashboard_meter_log"]))
 
 
 def test_the_readers_find_the_dashboard() -> None:
@@ -504,6 +576,83 @@ def test_log_widgets_filter_on_messages_the_code_writes() -> None:
     messages = queried_messages(DASHBOARD)
     assert {"request answered", "locked principal out of Bedrock"} <= messages
     assert unknown_messages(messages, code_strings(PACKAGE.rglob("*.py"))) == []
+
+
+def test_the_meter_publishes_only_through_its_metrics_module() -> None:
+    """What meter_publication reads is everything the meter writes."""
+    assert metric_emitters(METER_SOURCES) == ["metrics.py"]
+    assert {meter_metrics.DIRECT_TOKENS, meter_metrics.DIRECT_COST_USD} <= set(METER_PUBLISHED)
+
+
+def test_every_meter_metric_is_plotted_as_published() -> None:
+    series = all_series(DASHBOARD)
+    assert any(s.namespace == METER_NAMESPACE for s in series)  # the reader finds the row
+    assert unplotted_metrics(series, METER_NAMESPACE, METER_PUBLISHED) == []
+    assert unpublished_series(series, METER_NAMESPACE, METER_PUBLISHED) == []
+    assert service_value_problems(series, METER_NAMESPACE, METER_SERVICE) == []
+
+
+def test_the_meter_inputs_are_the_dashboard_variable() -> None:
+    assert "var.dashboard.meter_metrics_namespace" in DASHBOARD["dashboard_meter_namespace"]
+    assert "var.metrics_namespace" in DASHBOARD["dashboard_meter_namespace"]
+    assert "var.dashboard.meter_service_name" in DASHBOARD["dashboard_meter_service"]
+    assert "var.dashboard.invocation_log_group_name" in DASHBOARD["dashboard_invocation_log_group"]
+
+
+def test_the_top_callers_table_reads_the_group_the_meter_is_subscribed_to() -> None:
+    assert query_sources(DASHBOARD["dashboard_meter_log"]) == {INVOCATION_LOG_GROUP}
+    subscription = METER_MODULE.resources[("aws_cloudwatch_log_subscription_filter", "this")]
+    assert METER_MODULE.outputs["invocation_log_group_name"].body["value"] == (
+        "${aws_cloudwatch_log_subscription_filter.this.log_group_name}"
+    )
+    assert subscription.body["log_group_name"] == "${var.invocation_log_group_name}"
+    assert len(ENVIRONMENTS) >= 2
+    for environment in ENVIRONMENTS:
+        assert (
+            meter_wiring_problems(
+                environment, "invocation_log_group_name", "invocation_log_group_name"
+            )
+            == []
+        )
+
+
+def test_the_meter_graphs_read_the_service_and_namespace_the_meter_runs_with() -> None:
+    function = METER_MODULE.resources[("aws_lambda_function", "this")]
+    environment = function.body["environment"][0]["variables"]
+    for output, variable in (("service_name", "SERVICE_NAME"), ("metrics_namespace", "NAMESPACE")):
+        assert METER_MODULE.outputs[output].body["value"] == f"${{var.{output}}}"
+        assert re.search(rf"POWERTOOLS_(METRICS_)?{variable}\s*=\s*var\.{output}\b", environment)
+    for env in ENVIRONMENTS:
+        assert meter_wiring_problems(env, "meter_service_name", "service_name") == []
+        assert meter_wiring_problems(env, "meter_metrics_namespace", "metrics_namespace") == []
+
+
+def test_the_top_callers_table_leaves_out_only_the_gates_own_calls() -> None:
+    """As the meter does: a record of the gate's role (the role the gate runs as) that names a
+    hold under the key the gate writes."""
+    assert f"not (ispresent(requestMetadata.{HOLD_ID_KEY}) and identity.arn like" in METER_QUERY
+    assert ":assumed-role/${aws_iam_role.this.name}/" in METER_QUERY
+    assert MODULE.resources[("aws_lambda_function", "this")].body["role"] == (
+        "${aws_iam_role.this.arn}"
+    )
+
+
+def test_the_top_callers_table_counts_the_token_fields_the_meter_reads() -> None:
+    queried = set(_COALESCED_FIELD.findall(METER_QUERY))
+    read = {f for f in code_strings([PACKAGE / "meter" / "records.py"]) if f.endswith("Count")}
+    assert {field for _, field in queried} == read
+    assert {"inputTokenCount", "outputTokenCount", "cacheReadInputTokenCount"} <= read
+
+
+def test_the_meter_defaults_pass_the_dashboard_validations() -> None:
+    conditions = " ".join(_validations("dashboard"))
+    for attribute, variable in (
+        ("meter_service_name", "service_name"),
+        ("meter_metrics_namespace", "metrics_namespace"),
+    ):
+        pattern = re.search(rf'regex\(\\?"([^"\\]+)\\?", var\.dashboard\.{attribute}\)', conditions)
+        assert pattern, f"no regex validates dashboard.{attribute}"
+        assert re.fullmatch(pattern[1], METER_MODULE.variables[variable].body["default"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -726,3 +875,46 @@ def test_optional_default_reads_a_string_default() -> None:
     expression = '${object({name = optional(string, "svc"), other = optional(string)})}'
     assert optional_default(expression, "name") == "svc"
     assert optional_default(expression, "other") is None
+
+
+def test_grid_problems_finds_an_overlap_and_a_widget_off_the_grid() -> None:
+    row = [Placed("metric", 0, 33, 8, 6), Placed("metric", 8, 33, 8, 6)]
+    assert grid_problems(row) == []
+    assert grid_problems([*row, Placed("log", 12, 38, 12, 6)]) == [
+        "metric at x=8 y=33 (8x6) overlaps log at x=12 y=38 (12x6)"
+    ]
+    assert grid_problems([Placed("log", 16, 0, 12, 6)]) == [
+        "log at x=16 y=0 (12x6) does not fit the 24 columns"
+    ]
+
+
+def test_query_sources_and_meter_wiring_find_the_wrong_group() -> None:
+    assert query_sources({"q": "SOURCE '/aws/lambda/x' | fields @message"}) == {"/aws/lambda/x"}
+    environment = TfModule(path=REPO / "environments" / "probe")
+    environment.modules = {
+        "usage_meter": ENVIRONMENTS[0].modules["usage_meter"],
+        "aip_tenant": ENVIRONMENTS[0].modules["aip_tenant"],
+    }
+    meter_output = "${one(module.usage_meter[*].invocation_log_group_name)}"
+    for value, problems in (
+        (meter_output, 0),
+        ("${module.usage_meter[0].invocation_log_group_name}", 0),
+        ("${module.aip_tenant.invocation_log_group_name}", 1),  # the group, not the subscription
+        ("${one(module.usage_meter[*].log_group_name)}", 1),  # the meter's own log group
+        ("/aws/bedrock/model-invocations", 1),
+    ):
+        environment.modules["token_gate"] = Labeled(
+            "module", ("token_gate",), {"dashboard": {"invocation_log_group_name": value}}, REPO
+        )
+        found = meter_wiring_problems(
+            environment, "invocation_log_group_name", "invocation_log_group_name"
+        )
+        assert len(found) == problems, (value, found)
+
+
+def test_metric_emitters_finds_a_metric_added_outside_the_metrics_module(tmp_path: Path) -> None:
+    handler = tmp_path / "handler.py"
+    handler.write_text("metrics.add_metric(name='Extra', unit='Count', value=1)\n")
+    quiet = tmp_path / "quiet.py"
+    quiet.write_text("record_delivery(metrics, rejected=0, report=report)\n")
+    assert metric_emitters([handler, quiet]) == ["handler.py"]

@@ -50,13 +50,15 @@ class Verdict(StrEnum):
 
 @dataclass
 class MeterReport:
-    """Per batch: verdicts, records skipped by reason, direct tokens per principal, locks,
-    unpriced records."""
+    """Per batch: verdicts, records skipped by reason, direct tokens per principal and direct
+    USD in all, lock attempts and the locks they placed, unpriced records."""
 
     verdicts: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     direct_tokens: Counter[str] = field(default_factory=Counter)
+    direct_usd: Decimal = Decimal(0)
     locked: list[dict[str, str]] = field(default_factory=list)
+    locks_placed: int = 0
     unpriced: int = 0
 
 
@@ -155,6 +157,7 @@ class Meter:
             return
         report.verdicts[Verdict.COUNTED] += 1
         report.direct_tokens[principal] += charge.tokens
+        report.direct_usd += charge.usd
         limits = self._limits(principal)
         if limits is None:
             return
@@ -171,7 +174,9 @@ class Meter:
             reason=f"direct Bedrock use over {window.value}: {used} of {limit}",
         )
         report.locked.append(result.as_dict())
+        # A ledger-only lock is placed too: the gate refuses from here on (IAM is retried).
         if result.outcome in (Outcome.LOCKED, Outcome.LOCKED_LEDGER_ONLY):
+            report.locks_placed += 1
             logger.warning(
                 "direct caller over its budget: locked",
                 extra={"principal": principal, "window": window.value, "holder": holder},
