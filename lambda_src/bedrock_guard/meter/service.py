@@ -170,11 +170,17 @@ class Meter:
             holder=holder,
             reason=f"direct Bedrock use over {window.value}: {used} of {limit}",
         )
-        report.locked.append(result.as_dict())
+        # The record that took the caller over the limit: where the lock's latency starts.
+        report.locked.append({**result.as_dict(), "request_id": record.request_id})
         if result.outcome in (Outcome.LOCKED, Outcome.LOCKED_LEDGER_ONLY):
             logger.warning(
                 "direct caller over its budget: locked",
-                extra={"principal": principal, "window": window.value, "holder": holder},
+                extra={
+                    "principal": principal,
+                    "window": window.value,
+                    "holder": holder,
+                    "request_id": record.request_id,
+                },
             )
 
     def _limits(self, principal: str) -> Limits | None:
