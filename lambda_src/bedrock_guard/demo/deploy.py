@@ -47,6 +47,7 @@ class Credentials:
     access_key_id: str
     secret_access_key: str
     session_token: str
+    arn: str = ""  # the identity they act as (an assumed-role session's ARN)
 
     def environ(self) -> dict[str, str]:
         return {
@@ -158,7 +159,12 @@ def operator_credentials(moto: MotoServer, partition: str, account: str) -> Cred
 
 def _credentials(response: dict[str, Any]) -> Credentials:
     raw = response["Credentials"]
-    return Credentials(raw["AccessKeyId"], raw["SecretAccessKey"], raw["SessionToken"])
+    return Credentials(
+        raw["AccessKeyId"],
+        raw["SecretAccessKey"],
+        raw["SessionToken"],
+        response.get("AssumedRoleUser", {}).get("Arn", ""),
+    )
 
 
 class Deployer:
