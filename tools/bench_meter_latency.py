@@ -5,14 +5,19 @@ the deny policy was attached to it.
 On a fresh moto server and Bedrock stand-in (no Terraform: the table, the deny policy and the
 log group are created directly, as the meter tests do), each run creates a role, assumes it,
 and calls Converse on the stand-in with its credentials, one call after another, until its day
-passes the limit (:func:`bedrock_guard.local.runaway.run_past_limit`). The stand-in writes each
-call's invocation record (PutLogEvents) before answering; the played subscription polls the
-group every ``poll_interval_s`` and hands each delivery to a warm container of the real meter
+passes the limit (:func:`bedrock_guard.local.runaway.run_past_limit`); the stand-in takes
+``answer_ms`` to answer each call (the demo's notebook's pace), so records reach the group one
+by one. The stand-in writes each call's invocation record (PutLogEvents) before answering; the
+played subscription polls the group every ``poll_interval_s`` and hands each delivery to a warm
+container of the real meter
 handler (``bedrock_guard.usage_meter.handler``, imported under its environment with its own
 role's credentials). A run's latency ends when the meter invocation that attached the deny
 policy returned (IAM is checked afterwards). Each run starts at a random point of the polling
 cycle (seeded), so the latency covers the wait for the next poll as CloudWatch's delivery
-delay would, plus reading the group, building the event and the meter's work.
+delay would, plus reading the group, building the event and the meter's work on the delivery
+(the records before the crossing one in it included). moto copies a whole table for every
+DynamoDB transaction, so the meter's part grows with the table: the figures are for a table
+holding only the bench's own items (a few hundred by the last run).
 
 ``from bench_meter_latency import lock_latency`` (with ``tools/`` on ``sys.path``, as
 ``tools/bench.py`` has it) or ``python tools/bench_meter_latency.py [--runs N]``.
@@ -67,6 +72,7 @@ MODEL_ID: Final = "anthropic.claude-3-haiku-20240307-v1:0"
 TIER: Final = "bench"
 RUNS: Final = 20
 POLL_INTERVAL_S: Final = 0.25
+ANSWER_MS: Final = 100
 DAILY_TOKENS: Final = 20_000
 OUTPUT_TOKENS: Final = 4_000  # per call: the fifth call of a run crosses the daily limit
 TIMEOUT_S: Final = 60.0
@@ -103,6 +109,7 @@ class LockLatency:
     delivery_p50_s: float  # of which: until the played subscription had read the record
     meter_p50_s: float  # of which: the meter's invocation that locked
     poll_interval_s: float
+    answer_ms: int  # how long the stand-in took to answer each call
     daily_tokens: int
     calls_per_run: float  # mean calls until the limit was passed
     records_per_delivery: float  # mean log events per subscription delivery
@@ -240,12 +247,12 @@ class _Account:
         return Run(outcome.crossing, outcome.calls, outcome.deliveries, outcome.records_delivered)
 
 
-def lock_latency(runs: int = RUNS, poll_interval_s: float = POLL_INTERVAL_S) -> LockLatency:
+def lock_latency(
+    runs: int = RUNS, poll_interval_s: float = POLL_INTERVAL_S, answer_ms: int = ANSWER_MS
+) -> LockLatency:
     """Median and 95th percentile of the lock latency over ``runs`` callers."""
-    with (
-        MotoServer(region_name=DEFAULT_REGION) as moto,
-        BedrockStub(default=Reply(output_tokens=OUTPUT_TOKENS)) as stub,
-    ):
+    reply = Reply(output_tokens=OUTPUT_TOKENS, latency_ms=answer_ms)
+    with MotoServer(region_name=DEFAULT_REGION) as moto, BedrockStub(default=reply) as stub:
         account = _Account(moto, stub, poll_interval_s)
         try:
             account.warm()
@@ -268,6 +275,7 @@ def lock_latency(runs: int = RUNS, poll_interval_s: float = POLL_INTERVAL_S) -> 
             statistics.median(r.crossing.locked_at - r.crossing.read_at for r in measured), 3
         ),
         poll_interval_s=poll_interval_s,
+        answer_ms=answer_ms,
         daily_tokens=DAILY_TOKENS,
         calls_per_run=statistics.mean(run.calls for run in measured),
         records_per_delivery=round(
@@ -281,12 +289,14 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument("--poll-interval", type=float, default=POLL_INTERVAL_S)
+    parser.add_argument("--answer-ms", type=int, default=ANSWER_MS)
     arguments = parser.parse_args()
     started = time.perf_counter()
-    figures = lock_latency(arguments.runs, arguments.poll_interval)
+    figures = lock_latency(arguments.runs, arguments.poll_interval, arguments.answer_ms)
     print(
         f"usage meter lock latency, local pipeline ({figures.runs} runs, subscription polled "
-        f"every {figures.poll_interval_s} s): p50 {figures.p50_s:.3f} s, p95 "
+        f"every {figures.poll_interval_s} s, answers in {figures.answer_ms} ms): p50 "
+        f"{figures.p50_s:.3f} s, p95 "
         f"{figures.p95_s:.3f} s (min {figures.min_s:.3f}, max {figures.max_s:.3f}; p50 "
         f"{figures.delivery_p50_s:.3f} s to delivery, {figures.meter_p50_s:.3f} s in the meter); "
         f"{figures.calls_per_run:g} calls per run, {figures.records_per_delivery:g} records "

@@ -33,7 +33,7 @@ def bench_module() -> Iterator[Any]:
 
 @pytest.mark.server
 def test_every_run_locks_its_caller_through_the_whole_pipeline(bench_module: Any) -> None:
-    figures = bench_module.lock_latency(runs=3, poll_interval_s=0.05)
+    figures = bench_module.lock_latency(runs=3, poll_interval_s=0.05, answer_ms=0)
     assert figures.runs == len(figures.samples_s) == 3
     # Each caller stopped on the call that passed its day (4,000-token answers, 20,000 a day).
     assert figures.calls_per_run == 5
@@ -119,6 +119,7 @@ def test_the_caller_stops_after_the_call_that_passes_its_limit_and_the_crossing_
     assert outcome.crossing.put_at == 1.0 and outcome.crossing.read_at == 2.0
     assert outcome.records_delivered == 5
     assert outcome.lock is not None and outcome.lock["outcome"] == "locked"
+    assert not outcome.timed_out
 
 
 def test_usage_from_before_counts_towards_the_limit() -> None:
@@ -139,18 +140,19 @@ def test_usage_from_before_counts_towards_the_limit() -> None:
 
 def test_no_lock_is_a_timeout_not_a_silent_success() -> None:
     log = FakeLog()
-    with pytest.raises(TimeoutError):
-        run_past_limit(
-            converse=lambda _: (log.add(), 10)[1],
-            principal=PRINCIPAL,
-            limit_tokens=25,
-            used_before=0,
-            played=FakePlayed(log),  # type: ignore[arg-type]
-            meter=lambda delivery: {"locked": []},
-            log=log,
-            interval_s=0.001,
-            timeout_s=0.2,
-        )
+    outcome = run_past_limit(
+        converse=lambda _: (log.add(), 10)[1],
+        principal=PRINCIPAL,
+        limit_tokens=25,
+        used_before=0,
+        played=FakePlayed(log),  # type: ignore[arg-type]
+        meter=lambda delivery: {"locked": []},
+        log=log,
+        interval_s=0.001,
+        timeout_s=0.2,
+    )
+    assert outcome.timed_out and outcome.crossing is None
+    assert outcome.calls == 3  # the caller still stopped once past its limit
 
 
 def test_the_callers_error_is_raised_here() -> None:

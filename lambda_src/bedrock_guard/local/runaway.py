@@ -58,6 +58,7 @@ class RunawayOutcome:
     records_delivered: int = 0
     crossing: Crossing | None = None
     lock: Mapping[str, Any] | None = None  # the meter's lock entry (principal, outcome, ...)
+    timed_out: bool = False  # no lock came within the timeout
 
     @property
     def deliveries(self) -> int:
@@ -79,8 +80,8 @@ def run_past_limit(
 ) -> RunawayOutcome:
     """Run the caller (``converse(i)`` makes its i-th call and returns the answer's
     totalTokens) until ``used_before`` plus its tokens passes ``limit_tokens``, while following
-    the subscription until the meter reports ``principal`` locked. ``TimeoutError`` when no lock
-    came within ``timeout_s``; the caller's own error, if it failed."""
+    the subscription until the meter reports ``principal`` locked, or ``timeout_s`` passed
+    (``timed_out``, no ``crossing``). The caller's own error, if it failed, is raised here."""
     outcome = RunawayOutcome()
     finished = threading.Event()
     failure: list[BaseException] = []
@@ -123,6 +124,8 @@ def run_past_limit(
             done=lambda: finished.is_set() and (outcome.crossing is not None or bool(failure)),
             timeout_s=timeout_s,
         )
+    except TimeoutError:
+        outcome.timed_out = True
     finally:
         thread.join(timeout_s)
     if failure:
