@@ -113,6 +113,29 @@ def test_lock_spans_from_history() -> None:
     ]
 
 
+def test_lock_spans_of_the_usage_meters_window_locks() -> None:
+    day = "window:daily_tokens:2026-11-02"
+
+    def event(at: str, action: str, **fields: dict[str, Any]) -> dict[str, Any]:
+        return {"sk": {"S": f"EVENT#{at}#x"}, "action": {"S": action}, **fields}
+
+    spans = lock_spans(
+        [
+            event("2026-11-02T10:00:00.000+0000", "window_lock", holder={"S": day}),
+            event(
+                "2026-11-03T00:10:00.000+0000",
+                "window_release",
+                released_holders={"SS": [day]},
+            ),
+            event("2026-11-04T09:00:00.000+0000", "window_lock", holder={"S": "window:x:y"}),
+        ]
+    )
+    assert [(s.start.day, s.end.day if s.end else None, s.holders) for s in spans] == [
+        (2, 3, (f"usage meter {day}",)),
+        (4, None, ("usage meter window:x:y",)),
+    ]
+
+
 def test_report_html_from_the_table(world: World, cli: Any, tmp_path: Path) -> None:
     target = tmp_path / "out" / "report.html"
     run = cli(*BASE, "report", "--html", str(target), "--month", MONTH, *LIMITS)

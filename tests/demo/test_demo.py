@@ -96,10 +96,19 @@ def test_the_burst_never_overspent_and_only_granted_requests_reached_bedrock(
 def test_what_each_caller_was_charged_is_exactly_what_its_answers_reported(
     run: DemoResult,
 ) -> None:
+    """Through the gate: what its 200s reported; directly: what Bedrock answered the caller,
+    as the usage meter counted it from the invocation log. One budget, whatever the path."""
     for caller in run.callers:
-        assert caller.day_tokens == caller.tokens_answered, caller.name
-        assert caller.day_usd == caller.cost_answered, caller.name  # exact decimals
+        assert caller.day_tokens == caller.tokens_answered + caller.direct_tokens_answered, (
+            caller.name
+        )
+        assert caller.direct_tokens == caller.direct_tokens_answered, caller.name
+        # Exact decimals: the gate's charges and the meter's, nothing else.
+        assert caller.day_usd == caller.cost_answered + caller.direct_usd, caller.name
         assert caller.requests == sum(1 for a in run.answers if a.caller == caller.name)
+    direct = {c.name for c in run.callers if c.direct_calls}
+    assert run.bypass is not None and run.notebook is not None
+    assert direct == {run.bypass.caller, run.notebook.caller}
 
 
 def test_bedrock_was_only_called_for_granted_requests_or_the_declared_bypass(
@@ -107,8 +116,8 @@ def test_bedrock_was_only_called_for_granted_requests_or_the_declared_bypass(
 ) -> None:
     granted = sum(1 for a in run.answers if a.status == 200)
     assert run.stub_calls_total == granted + run.stub_calls_direct
-    assert run.bypass is not None
-    assert run.bypass.calls == run.stub_calls_direct
+    assert run.bypass is not None and run.notebook is not None
+    assert run.bypass.calls + run.notebook.calls == run.stub_calls_direct
     assert run.bypass.output_tokens >= run.bypass.threshold
 
 
@@ -210,7 +219,8 @@ def test_every_locked_principal_had_the_deny_policy_only_while_locked(run: DemoR
         history = [e.action for e in run.ledger if e.principal == lock.principal]
         assert history == ["lock", "release"]
         assert by_name(run)[lock.caller].lock_story == "locked, then released"
-    assert {e.principal for e in run.ledger} == {lock.principal for lock in run.locks}
+    notebook = {c.principal for c in run.callers if c.part == "direct"}
+    assert {e.principal for e in run.ledger} == {lock.principal for lock in run.locks} | notebook
 
 
 def test_release_answers_200_to_the_tenant_principal_and_429_to_the_spent_budget(
@@ -326,4 +336,54 @@ def test_the_default_output_is_a_compact_story(run: DemoResult) -> None:
     printed = buffer.getvalue()
     assert len(printed.splitlines()) <= 60, printed
     assert "Log of bedrock-guard-dev-gate" in printed  # the log counts, warnings included
+    assert "Log of bedrock-guard-dev-meter" in printed
     assert "--verbose" in printed
+    # The notebook's lock and how soon it came, on one line of the story.
+    assert re.search(
+        r"^usage meter: locked notebook \d+\.\d\d s after its \d+(st|nd|rd|th) record "
+        r"reached the log group",
+        printed,
+        re.M,
+    ), printed
+
+
+def test_the_usage_meter_locked_the_notebook_the_gate_never_saw(run: DemoResult) -> None:
+    notebook = run.notebook
+    assert notebook is not None and notebook.view is not None
+    claim = next(c for c in run.claims if c.text.startswith("the usage meter locked notebook"))
+    assert claim.holds
+    # It ran past its day and stopped there; the meter locked on the very call that passed it.
+    assert notebook.used_before + notebook.tokens > notebook.limit
+    assert notebook.crossing_call == notebook.calls > 1
+    assert notebook.latency_s is not None and 0 < notebook.latency_s < 60
+    view = notebook.view
+    assert view.attached and notebook.identity.endswith(":role/notebook")
+    (locked,) = [e for e in run.ledger if e.action == "window_lock"]
+    today = locked.at[:10]  # the UTC day of the lock, the day its window covers
+    assert view.holders == (f"window:daily_tokens:{today}",) == (notebook.holder,)
+    assert (view.answer.status, view.answer.code) == (403, "Locked")
+    assert view.day_tokens == notebook.used_before + notebook.tokens
+    report = by_name(run)["notebook"]
+    assert (report.part, report.kind, report.tier) == ("direct", "IAM role", "basic")
+    assert report.statuses == {403: 1}  # it never went through the gate, bar the probe
+    assert (report.state, report.lock_story) == ("locked", "locked by the usage meter")
+    assert report.direct_calls == notebook.calls
+    assert [e.action for e in run.ledger if e.principal == report.principal] == ["window_lock"]
+
+
+def test_the_usage_meter_saw_every_bedrock_call_once(run: DemoResult) -> None:
+    claim = next(c for c in run.claims if c.text.startswith("the usage meter saw every"))
+    assert claim.holds
+    granted = sum(1 for a in run.answers if a.status == 200)
+    delivered = sum(r.records for r in run.meter_runs)
+    assert delivered == run.records_written == run.stub_calls_ok == granted + run.stub_calls_direct
+    assert run.record_failures == 0
+    verdicts: dict[str, int] = {}
+    for meter_run in run.meter_runs:
+        assert meter_run.rejected == {}
+        for verdict, count in meter_run.verdicts.items():
+            verdicts[verdict] = verdicts.get(verdict, 0) + count
+    assert verdicts == {"gate_settled": granted, "counted": run.stub_calls_direct}
+    # Only the notebook was locked by the meter, once, on the record that took it over.
+    locks = [entry for r in run.meter_runs for entry in r.locked if entry["outcome"] == "locked"]
+    assert [entry["principal"] for entry in locks] == [by_name(run)["notebook"].principal]

@@ -110,6 +110,10 @@ def day_tokens(world: World, principal: str) -> int:
 def test_a_runaway_direct_caller_is_counted_and_locked_in_one_invocation(world: World) -> None:
     summary = deliver(direct("r1", 600, minute=1), direct("r2", 600, minute=2))
     assert summary["verdicts"] == {"counted": 2}
+    # The summary names the record that took the caller over (the lock latency's start).
+    assert [(lock["outcome"], lock["request_id"]) for lock in summary["locked"]] == [
+        ("locked", "r2")
+    ]
     assert day_tokens(world, NOTEBOOK) == 1200
     # Locked through the enforcer's path: ledger, the gate's mirror, IAM.
     assert world.holders(NOTEBOOK) == {"window:daily_tokens:2026-11-23"}

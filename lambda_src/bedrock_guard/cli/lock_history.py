@@ -1,8 +1,9 @@
 """Lock periods of a principal from its history items (``LOCK#<principal>`` / ``EVENT#...``).
 
-A period opens when the first holder takes the lock (an alarm's ``lock``, an ``operator_lock``)
-and closes when the last one lets go (an alarm's ``release``, an operator's ``unlock`` of all).
-Dry-run items and refusals change nothing.
+A period opens when the first holder takes the lock (an alarm's ``lock``, an ``operator_lock``,
+the usage meter's ``window_lock``) and closes when the last one lets go (an alarm's ``release``,
+a ``window_release`` of the window's holder, an operator's ``unlock`` of all). Dry-run items and
+refusals change nothing.
 """
 
 from __future__ import annotations
@@ -64,17 +65,7 @@ def lock_spans(items: Iterable[dict[str, Any]]) -> tuple[LockSpan, ...]:
     start: datetime | None = None
     seen: list[str] = []
     for at, item in events:
-        action = _text(item, "action")
-        alarm = _text(item, "alarm_arn")
-        if action == "lock" and alarm:
-            holders[alarm] = f"alarm {_text(item, 'alarm_name') or alarm}"
-        elif action == "operator_lock":
-            holders[keys.OPERATOR_LOCK] = "operator"
-        elif action == "release" and alarm:
-            holders.pop(alarm, None)
-        elif action == "unlock":
-            holders.clear()
-        else:
+        if not _apply(item, holders):
             continue
         if holders and start is None:
             start, seen = at, []
@@ -85,3 +76,26 @@ def lock_spans(items: Iterable[dict[str, Any]]) -> tuple[LockSpan, ...]:
     if start is not None:
         spans.append(LockSpan(start, None, tuple(seen)))
     return tuple(spans)
+
+
+def _apply(item: dict[str, Any], holders: dict[str, str]) -> bool:
+    """Apply one history item to the holders (holder -> how it is shown); whether it was a
+    lock change at all."""
+    action = _text(item, "action")
+    alarm = _text(item, "alarm_arn")
+    if action == "lock" and alarm:
+        holders[alarm] = f"alarm {_text(item, 'alarm_name') or alarm}"
+    elif action == "operator_lock":
+        holders[keys.OPERATOR_LOCK] = "operator"
+    elif action == "window_lock" and (holder := _text(item, "holder")):
+        holders[holder] = f"usage meter {holder}"
+    elif action == "release" and alarm:
+        holders.pop(alarm, None)
+    elif action == "window_release":
+        for released in item.get("released_holders", {}).get("SS", []):
+            holders.pop(str(released), None)
+    elif action == "unlock":
+        holders.clear()
+    else:
+        return False
+    return True

@@ -306,7 +306,36 @@ def _facts(settings: Settings, deployed: Provisioned) -> list[Fact]:
             gate.get("POWERTOOLS_METRICS_NAMESPACE", "GenAIRateLimiting"),
             "the gate function's environment",
         ),
+        *_metering_facts(deployed),
     ]
+
+
+def _metering_facts(deployed: Provisioned) -> list[Fact]:
+    logging, subscription = deployed.invocation_logging, deployed.meter_filter
+    log = "off"
+    if logging is not None:
+        body = "with text" if logging.text_delivery else "metadata only"
+        log = f"{logging.log_group_name} ({body})"
+    if subscription is not None:
+        log += f"; subscription filter {subscription.name} -> {subscription.destination_arn}"
+    facts = [
+        Fact(
+            "invocation log",
+            log,
+            "Bedrock's invocation logging configuration; DescribeSubscriptionFilters",
+        )
+    ]
+    if deployed.meter is not None:
+        meter = deployed.meter.environment
+        facts.append(
+            Fact(
+                "usage meter",
+                f"unregistered callers: tier {meter.get('DEFAULT_TIER')}; lockable paths "
+                f"{meter.get('ALLOWED_PATHS_JSON')}; dry run: {meter.get('DRY_RUN')}",
+                "the meter function's environment",
+            )
+        )
+    return facts
 
 
 def _describe_tenant(tenant: TenantSpec) -> str:

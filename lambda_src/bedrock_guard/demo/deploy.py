@@ -25,6 +25,7 @@ from hcl2.utils import SerializationOptions
 
 from bedrock_guard.core import keys
 from bedrock_guard.core.principals import parse_principal
+from bedrock_guard.local.log_subscription import SubscriptionFilter, describe_filter
 from bedrock_guard.local.moto_server import MotoServer
 from bedrock_guard.local.tf_deploy import Deployment
 from bedrock_guard.local.tf_harness import prepare
@@ -47,6 +48,7 @@ class Credentials:
     access_key_id: str
     secret_access_key: str
     session_token: str
+    arn: str = ""  # the identity they act as (an assumed-role session's ARN)
 
     def environ(self) -> dict[str, str]:
         return {
@@ -94,6 +96,15 @@ class AlarmSpec:
     address: str
 
 
+@dataclass(frozen=True, slots=True)
+class InvocationLogging:
+    """Bedrock's model invocation logging configuration, as Terraform put it."""
+
+    log_group_name: str
+    role_arn: str  # the role Bedrock writes the log as
+    text_delivery: bool  # request and response bodies in the records (off: metadata only)
+
+
 @dataclass
 class Provisioned:
     """What exists on the local endpoint after ``terraform apply``."""
@@ -113,6 +124,9 @@ class Provisioned:
     alarms: list[AlarmSpec] = field(default_factory=list)
     gate: FunctionSpec | None = None
     enforcer: FunctionSpec | None = None
+    meter: FunctionSpec | None = None  # None: usage_meter_enabled is false
+    invocation_logging: InvocationLogging | None = None
+    meter_filter: SubscriptionFilter | None = None  # the log group's filter feeding the meter
     log: list[str] = field(default_factory=list)  # Terraform's summary lines and read-backs
 
 
@@ -158,7 +172,12 @@ def operator_credentials(moto: MotoServer, partition: str, account: str) -> Cred
 
 def _credentials(response: dict[str, Any]) -> Credentials:
     raw = response["Credentials"]
-    return Credentials(raw["AccessKeyId"], raw["SecretAccessKey"], raw["SessionToken"])
+    return Credentials(
+        raw["AccessKeyId"],
+        raw["SecretAccessKey"],
+        raw["SessionToken"],
+        response.get("AssumedRoleUser", {}).get("Arn", ""),
+    )
 
 
 class Deployer:
@@ -214,7 +233,7 @@ class Deployer:
 
     def _identities(self) -> None:
         iam = self.client("iam")
-        iam.create_role(RoleName=OPERATOR_ROLE, AssumeRolePolicyDocument=_trust(self.account))
+        iam.create_role(RoleName=OPERATOR_ROLE, AssumeRolePolicyDocument=trust_policy(self.account))
         for arn in self.variables.get("callers", {}):
             principal = parse_principal(arn, lockable=False)
             path = principal.path or "/"
@@ -224,7 +243,7 @@ class Deployer:
                 created = iam.create_role(
                     RoleName=principal.name,
                     Path=path,
-                    AssumeRolePolicyDocument=_trust(self.account),
+                    AssumeRolePolicyDocument=trust_policy(self.account),
                 )["Role"]["Arn"]
             self.result.identities[principal.canonical] = str(created)
 
@@ -243,6 +262,9 @@ class Deployer:
         self._alarms()
         r.gate = self._function(out["gate_function_name"])
         r.enforcer = self._function(out["enforcer_function_name"])
+        if out.get("usage_meter_function_name"):
+            r.meter = self._function(out["usage_meter_function_name"])
+        self._invocation_logging()
         self._delivery_queue()
 
     def _registry(self) -> None:
@@ -289,6 +311,39 @@ class Deployer:
             credentials=credentials,
         )
 
+    def _invocation_logging(self) -> None:
+        """Bedrock's logging configuration, and the subscription filter that feeds the meter."""
+        config = self.client("bedrock").get_model_invocation_logging_configuration()
+        logging = config.get("loggingConfig") or {}
+        cloudwatch = logging.get("cloudWatchConfig") or {}
+        if not cloudwatch.get("logGroupName"):
+            self.result.log.append("Bedrock model invocation logging: off")
+            return
+        r = self.result
+        r.invocation_logging = InvocationLogging(
+            log_group_name=cloudwatch["logGroupName"],
+            role_arn=cloudwatch["roleArn"],
+            text_delivery=bool(logging.get("textDataDeliveryEnabled")),
+        )
+        body = "with text" if r.invocation_logging.text_delivery else "metadata only"
+        r.log.append(
+            f"Bedrock model invocation logging ({body}) to {cloudwatch['logGroupName']}, "
+            f"written as {cloudwatch['roleArn'].rsplit('/', 1)[-1]}"
+        )
+        if r.meter is None:
+            return
+        try:
+            r.meter_filter = describe_filter(
+                self.client("logs"), r.invocation_logging.log_group_name, r.meter.arn
+            )
+        except LookupError as error:
+            r.log.append(f"no subscription filter feeds the meter: {error}")
+            return
+        r.log.append(
+            f"subscription filter {r.meter_filter.name} "
+            f"({r.meter_filter.filter_pattern}) delivers the log to {r.meter.name}"
+        )
+
     def _delivery_queue(self) -> None:
         """An SQS queue subscribed to the enforcer's topic: moto delivers there, the demo
         hands the records to the enforcer as Lambda would."""
@@ -308,7 +363,8 @@ class Deployer:
         self.result.subscription_arn = subscription["SubscriptionArn"]
 
 
-def _trust(account: str) -> str:
+def trust_policy(account: str) -> str:
+    """A role trust policy letting the account's principals (the operator) assume it."""
     return json.dumps(
         {
             "Version": "2012-10-17",

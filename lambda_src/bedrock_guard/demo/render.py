@@ -34,6 +34,7 @@ from bedrock_guard.demo.result import (
     GATE,
     IAM,
     LAMBDA,
+    METER,
     CallerReport,
     DemoResult,
     LockView,
@@ -51,6 +52,7 @@ ACTOR_STYLES: Final = {
     IAM: "bold red",
     CLOUDWATCH: "bold yellow",
     LAMBDA: "bold cyan",
+    METER: "bold green",
 }
 STATUS_STYLES: Final = {200: "green", 429: "yellow", 403: "red"}
 
@@ -172,7 +174,10 @@ def callers_table(result: DemoResult) -> Table:
         )
         part = report.role
         if report.direct_calls:
-            part += f" (+{report.direct_calls} direct calls)"
+            part += (
+                f" (+{report.direct_calls} direct calls: {report.direct_tokens:,} tokens, "
+                f"{amount(report.direct_usd)}, metered)"
+            )
         state = Text(report.state, style=state_style)
         if report.lock_story:
             state.append(f"\n({report.lock_story})", style="dim")
@@ -218,9 +223,36 @@ def _tables(console: Console, result: DemoResult) -> None:
             f"{b.granted} x 200, {b.refused} x 429; charged {amount(b.charged)} of "
             f"{amount(b.limit)} {b.window}; Bedrock stand-in calls {b.stub_calls}."
         )
+    _meter(console, result)
     _transitions(console, result)
     _ledger(console, result)
     _policy(console, result)
+
+
+def _meter(console: Console, result: DemoResult) -> None:
+    """What the usage meter made of the invocation log, delivery by delivery, summed."""
+    if not result.meter_runs:
+        return
+    verdicts: Counter[str] = Counter()
+    for run in result.meter_runs:
+        verdicts.update(run.verdicts)
+    counts = ", ".join(f"{n} {verdict}" for verdict, n in sorted(verdicts.items()))
+    console.print(
+        f"Usage meter: {len(result.meter_runs)} deliveries of the invocation log, "
+        f"{sum(r.records for r in result.meter_runs)} records ({counts}); the stand-in wrote "
+        f"{result.records_written} records for the {result.stub_calls_ok} calls it answered."
+    )
+    notebook = result.notebook
+    if notebook is not None and notebook.latency_s is not None:
+        read = notebook.delivery_s or 0.0
+        console.print(
+            f"Notebook: {notebook.calls} direct calls, {notebook.tokens:,} tokens of a "
+            f"{notebook.limit:,}-token day; locked on call {notebook.crossing_call}'s record "
+            f"{notebook.latency_s:.3f} s after its PutLogEvents: {read:.3f} s until the played "
+            f"subscription read it (the group read every {notebook.poll_interval_s} s), "
+            f"{notebook.latency_s - read:.3f} s in the meter's invocation; "
+            f"{notebook.deliveries} meter invocations while it ran."
+        )
 
 
 def _transitions(console: Console, result: DemoResult) -> None:
@@ -255,15 +287,15 @@ def _ledger(console: Console, result: DemoResult) -> None:
     table.add_column("time (UTC)")
     table.add_column("principal")
     table.add_column("action")
-    table.add_column("alarm", overflow="fold")
+    table.add_column("alarm or holder", overflow="fold")
     table.add_column("reason", overflow="ellipsis", no_wrap=True, max_width=40)
     for event in result.ledger:
-        style = "red" if event.action == "lock" else "green"
+        style = "red" if event.action in ("lock", "window_lock") else "green"
         table.add_row(
             event.at[11:19],
             short_principal(event.principal),
             Text(event.action, style=style),
-            event.alarm,
+            event.alarm or event.holder,
             event.reason,
         )
     console.print(table)

@@ -14,7 +14,7 @@ from bedrock_guard.cli.formats import common_account, short_principal
 from bedrock_guard.cli.html_report import CallerSpend, Section, SpendReport
 from bedrock_guard.cli.html_report import render as render_page
 from bedrock_guard.cli.lock_history import lock_spans, parse_time
-from bedrock_guard.demo.result import DemoResult, LedgerEvent, LockView, amount
+from bedrock_guard.demo.result import CallerReport, DemoResult, LedgerEvent, LockView, amount
 
 
 def _view(view: LockView | None) -> str:
@@ -34,10 +34,19 @@ def _history(principal: str, ledger: list[LedgerEvent]) -> list[dict[str, Any]]:
             "action": {"S": event.action},
             "alarm_arn": {"S": event.alarm},
             "alarm_name": {"S": event.alarm},
+            "holder": {"S": event.holder},
         }
         for index, event in enumerate(ledger)
         if event.principal == principal
     ]
+
+
+def _direct(report: CallerReport) -> str:
+    """``direct: 102,900 tokens, $0.13 in 25 calls (metered)``."""
+    return (
+        f"direct: {report.direct_tokens:,} tokens, {amount(report.direct_usd)} in "
+        f"{report.direct_calls} calls (metered from Bedrock's invocation log)"
+    )
 
 
 def _today(result: DemoResult) -> datetime:
@@ -64,7 +73,8 @@ def spend_report(result: DemoResult) -> SpendReport:
             if r.day_tokens or r.day_usd
             else {today.day: (r.month_tokens, r.month_usd)},
             state=f"{short_principal(r.principal, account)}; {r.state}"
-            + (f"; {r.lock_story}" if r.lock_story else ""),
+            + (f"; {r.lock_story}" if r.lock_story else "")
+            + (f"; {_direct(r)}" if r.direct_calls else ""),
             locks=lock_spans(_history(r.principal, result.ledger)),
         )
         for r in result.callers
@@ -72,7 +82,16 @@ def spend_report(result: DemoResult) -> SpendReport:
     sections = [
         Section(
             "Callers",
-            ("caller", "tier", "part", "answers", "tokens today", "USD today", "state"),
+            (
+                "caller",
+                "tier",
+                "part",
+                "gate answers",
+                "tokens today",
+                "USD today",
+                "of which direct\n(metered from\nBedrock's log)",
+                "state",
+            ),
             [
                 (
                     r.name,
@@ -81,6 +100,9 @@ def spend_report(result: DemoResult) -> SpendReport:
                     "\n".join(f"{n} x {s}" for s, n in sorted(r.statuses.items())),
                     f"{r.day_tokens:,}",
                     amount(r.day_usd),
+                    f"{r.direct_tokens:,} tokens\n{amount(r.direct_usd)}\n{r.direct_calls} calls"
+                    if r.direct_calls
+                    else "-",
                     f"{r.state}\n{r.lock_story}" if r.lock_story else r.state,
                 )
                 for r in result.callers
@@ -90,9 +112,15 @@ def spend_report(result: DemoResult) -> SpendReport:
         Section("What happened", ("who", "what"), [(s.actor, s.text) for s in result.steps]),
         Section(
             "Lock ledger",
-            ("time (UTC)", "principal", "action", "alarm", "reason"),
+            ("time (UTC)", "principal", "action", "alarm or holder", "reason"),
             [
-                (e.at, short_principal(e.principal, account), e.action, e.alarm, e.reason)
+                (
+                    e.at,
+                    short_principal(e.principal, account),
+                    e.action,
+                    e.alarm or e.holder,
+                    e.reason,
+                )
                 for e in result.ledger
             ],
         ),

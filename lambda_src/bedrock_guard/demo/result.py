@@ -19,6 +19,8 @@ from bedrock_guard.core.accounting import Limits
 from bedrock_guard.demo.cloudwatch_part import Transition
 from bedrock_guard.demo.config import Fact
 
+# How soon after its record reached the log group a direct caller over a limit must be locked.
+ISSUE_LOCK_DEADLINE_S: Final = 60.0
 DEMO: Final = "demo"
 TERRAFORM: Final = "terraform"
 GATE: Final = "token gate"
@@ -26,6 +28,7 @@ BEDROCK: Final = "Bedrock stand-in"
 IAM: Final = "IAM"
 CLOUDWATCH: Final = "CloudWatch's part, played by the demo"
 LAMBDA: Final = "Lambda's part, played by the demo"
+METER: Final = "usage meter"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +76,18 @@ class CallerReport:
     used_percent: Decimal | None = None
     state: str = "serving"
     direct_calls: int = 0
+    # Tokens of the answers to its direct calls (counted by the demo), and what the usage meter
+    # counted as direct use from Bedrock's invocation log (the usage item's direct counters).
+    direct_tokens_answered: int = 0
+    direct_tokens: int = 0
+    direct_usd: Decimal = Decimal(0)
     lock_actions: tuple[str, ...] = ()  # its ledger history: lock, release, ...
 
     @property
     def lock_story(self) -> str:
-        """``locked, then released``, ``locked``, or nothing."""
+        """``locked, then released``, ``locked``, ``locked by the usage meter``, or nothing."""
+        if "window_lock" in self.lock_actions and "lock" not in self.lock_actions:
+            return "locked by the usage meter"
         if "lock" not in self.lock_actions:
             return ""
         return "locked, then released" if self.lock_actions[-1] == "release" else "locked"
@@ -124,6 +134,38 @@ class BypassReport:
     calls: int
     output_tokens: int
     threshold: float
+    tokens: int = 0  # totalTokens of the answers
+
+
+@dataclass(frozen=True, slots=True)
+class MeterRun:
+    """One invocation of the usage meter with a delivery of the invocation log."""
+
+    records: int  # log events delivered
+    verdicts: dict[str, int]
+    rejected: dict[str, int]
+    locked: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NotebookReport:
+    """The notebook's run past its limit, and what the meter, IAM and the gate show after."""
+
+    caller: str
+    identity: str  # its IAM role ARN
+    tier: str
+    limit: int  # its daily tokens
+    model: str
+    calls: int
+    tokens: int  # totalTokens of the answers
+    used_before: int
+    deliveries: int  # meter invocations while it ran
+    crossing_call: int | None  # which call's record the meter locked on (1-based)
+    latency_s: float | None  # from that record's PutLogEvents to the lock
+    delivery_s: float | None  # of which until the played subscription had read it
+    poll_interval_s: float
+    holder: str  # the ledger holder its lock should carry
+    view: LockView | None  # IAM, ledger, usage item and the gate's answer afterwards
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +218,7 @@ class LedgerEvent:
     action: str
     alarm: str
     reason: str
+    holder: str = ""  # what a window_lock holds the principal by (the usage meter's window)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +252,11 @@ class DemoResult:
     exhaust: ExhaustReport | None = None
     burst: BurstReport | None = None
     bypass: BypassReport | None = None
+    notebook: NotebookReport | None = None
+    meter_runs: list[MeterRun] = field(default_factory=list)
+    records_written: int = 0  # invocation records the stand-in wrote
+    record_failures: int = 0
+    stub_calls_ok: int = 0  # Converse calls the stand-in answered
     transitions: list[Transition] = field(default_factory=list)
     enforcer_runs: list[EnforcerRun] = field(default_factory=list)
     locks: list[LockCheck] = field(default_factory=list)
@@ -305,6 +353,7 @@ def derive_claims(result: DemoResult) -> list[Claim]:
     claims.extend(_steady_claims(result))
     claims.extend(_alarm_claims(result))
     claims.extend(_lock_claims(result))
+    claims.extend(_meter_claims(result))
     server_errors = sorted({a.status for a in result.answers if a.status >= 500})
     claims.append(
         Claim(
@@ -375,7 +424,7 @@ def _alarm_claims(result: DemoResult) -> list[Claim]:
         unwatched = [
             f"{c.name} ({used(c)}; alarms = {str(c.alarms).lower()})"
             for c in result.callers
-            if not c.alarm_thresholds
+            if not c.alarm_thresholds and c.part != "direct"  # the meter watches the notebook
         ]
         if unwatched:
             text += f"; no budget alarm watches {', '.join(unwatched)}"
@@ -472,3 +521,66 @@ def _release_claim(
 
 def _limit(value: int | Decimal | None) -> str:
     return "no limit" if value is None else amount(value)
+
+
+def _meter_claims(result: DemoResult) -> list[Claim]:
+    if not result.meter_runs and result.notebook is None:
+        return []
+    return [_every_call_metered(result), _notebook_claim(result)]
+
+
+def _every_call_metered(result: DemoResult) -> Claim:
+    """Every call the stand-in answered reached the meter once, and each was dealt with by its
+    path: the gate's own calls left to the gate, direct calls counted to their caller."""
+    verdicts: Counter[str] = Counter()
+    rejected: Counter[str] = Counter()
+    for run in result.meter_runs:
+        verdicts.update(run.verdicts)
+        rejected.update(run.rejected)
+    delivered = sum(run.records for run in result.meter_runs)
+    direct = [c for c in result.callers if c.direct_calls]
+    counted = ", ".join(f"{c.name} {c.direct_tokens:,} tokens" for c in direct)
+    others = sorted(set(verdicts) - {"gate_settled", "counted"})
+    text = (
+        f"the usage meter saw every Bedrock call once: {delivered} invocation records delivered "
+        f"= {result.stub_calls_ok} calls the stand-in answered; {verdicts['gate_settled']} of "
+        f"the gate's calls left to the gate (= {result.granted} answers 200, not counted again), "
+        f"{verdicts['counted']} direct calls counted ({counted or 'none'}: their answers' tokens)"
+    )
+    if others or rejected or result.record_failures:
+        text += f"; also {dict(verdicts)}, rejected {dict(rejected)}"
+    return Claim(
+        text,
+        delivered == result.records_written == result.stub_calls_ok
+        and result.record_failures == 0
+        and not rejected
+        and not others
+        and verdicts["gate_settled"] == result.granted
+        and verdicts["counted"] == result.stub_calls_direct
+        and all(c.direct_tokens == c.direct_tokens_answered for c in result.callers),
+    )
+
+
+def _notebook_claim(result: DemoResult) -> Claim:
+    notebook = result.notebook
+    if notebook is None or notebook.view is None:
+        return Claim("the usage meter locked the notebook, a caller the gate never saw", False)
+    view = notebook.view
+    answer = view.answer
+    latency = "no lock" if notebook.latency_s is None else f"{notebook.latency_s:.2f} s"
+    return Claim(
+        f"the usage meter locked {notebook.caller}, a caller the gate never saw: its "
+        f"{notebook.calls} direct calls ({notebook.tokens:,} tokens) passed its "
+        f"{notebook.limit:,}-token day; the lock came on the record of the call that passed it, "
+        f"{latency} after it reached the log group; the deny policy is attached to "
+        f"{notebook.identity}, the ledger lock is held by {', '.join(view.holders) or 'nothing'}"
+        f", the gate answers it {answer.status} {answer.code or ''}".rstrip(),
+        view.attached
+        and view.holders == (notebook.holder,)
+        and (answer.status, answer.code) == (403, "Locked")
+        and notebook.used_before + notebook.tokens > notebook.limit
+        and view.day_tokens == notebook.used_before + notebook.tokens
+        and notebook.crossing_call == notebook.calls
+        and notebook.latency_s is not None
+        and 0 < notebook.latency_s < ISSUE_LOCK_DEADLINE_S,
+    )

@@ -4,8 +4,13 @@
 2. Steady traffic from every caller through the gate.
 3. One caller works through its daily budget until the gate answers 429.
 4. Another sends a burst from several containers at once: nothing is overspent.
-5. The tenant principal calls Bedrock directly through its profile, bypassing the gate, until
-   Bedrock's own token metric crosses the tenant alarm's threshold.
+5. The tenant principal calls Bedrock directly through its profile with its own credentials,
+   bypassing the gate, until Bedrock's own token metric crosses the tenant alarm's threshold.
+   The Bedrock stand-in writes every call's invocation record (the gate's and the direct ones)
+   to the log group Terraform configured; the subscription's part (played) delivers them to
+   the usage meter, which leaves the gate's calls to the gate and counts the direct ones.
+   Then a notebook, a role registered nowhere, calls Bedrock directly until its day passes the
+   default tier's limit, and the meter locks it (:mod:`.notebook`).
 6. CloudWatch's part (played): metrics in, alarms evaluated (the exhausted caller's budget
    alarm and the tenant's token alarm), the notifications published to the enforcer's topic.
    Lambda's part (played): the delivered SNS records handed to the enforcer, which attaches
@@ -28,6 +33,7 @@ from typing import Any, Final
 from bedrock_guard.demo.config import ENVIRONMENT, TFVARS_EXAMPLE, find_repo_root, load_settings
 from bedrock_guard.demo.deploy import Deployer, callers_account, read_tfvars
 from bedrock_guard.demo.lockout import alarm, release
+from bedrock_guard.demo.notebook import notebook
 from bedrock_guard.demo.result import LAMBDA, TERRAFORM, DemoResult, Step, derive_claims
 from bedrock_guard.demo.summary import summarise
 from bedrock_guard.demo.traffic import DIRECT_MAX_TOKENS, choose_cast
@@ -116,9 +122,10 @@ def run_scenario(options: Options, reporter: Reporter | None = None) -> DemoResu
             account=account,
         )
         result.facts = settings.facts
+        metered = provisioned.meter is not None and provisioned.meter_filter is not None
         world = World(
             settings=settings,
-            cast=choose_cast(settings),
+            cast=choose_cast(settings, metered=metered),
             moto=moto,
             stub=stub,
             reporter=reporter,
@@ -165,16 +172,18 @@ def play(world: World) -> None:
     """The phases, in the order of the story."""
     world.start_containers()
     world.reporter.provisioned(world.result)
-    gate, enforcer = world.gate.spec, world.enforcer.spec
+    specs = [c.spec for c in (world.gate, world.enforcer, world.meter) if c is not None]
+    named = [f"{spec.name} ({spec.handler})" for spec in specs]
     world.say(
         LAMBDA,
-        f"containers of {gate.name} ({gate.handler}) and {enforcer.name} "
-        f"({enforcer.handler}) run with the environment Terraform gives them",
+        f"containers of {', '.join(named[:-1])} and {named[-1]} run with the environment "
+        "Terraform gives them",
     )
     steady(world)
     exhaust(world)
     burst(world)
     bypass(world)
+    notebook(world)
     alarmed_at = alarm(world)
     release(world, alarmed_at)
     summarise(world)

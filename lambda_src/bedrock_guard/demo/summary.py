@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from bedrock_guard.core import keys
 from bedrock_guard.core.accounting import Counters, Window, used_percent
+from bedrock_guard.core.usage_item import DIRECT_TOKENS, DIRECT_USD
 from bedrock_guard.demo.config import CallerSpec
 from bedrock_guard.demo.result import CallerReport, LedgerEvent
 from bedrock_guard.demo.world import World
@@ -17,18 +18,19 @@ from bedrock_guard.gate.usage_store import deserialize
 
 def summarise(world: World) -> None:
     """Fill in the result's per-caller, ledger, log and after-apply sections."""
+    world.deliver_log()  # the records of the last phases' calls reach the meter too
     stats = world.stub.stats()
     world.result.stub_calls_total = stats.total_calls
+    world.result.stub_calls_ok = stats.total_ok
+    world.result.records_written = stats.records_written
+    world.result.record_failures = stats.record_failures
     world.result.ledger = ledger_events(world)
-    world.result.callers = [caller_report(world, c) for c in world.cast.everyone]
-    world.result.log_levels = {
-        world.gate.spec.name: _levels(world.gate_logs.lines()),
-        world.enforcer.spec.name: _levels(world.enforcer_logs.lines()),
-    }
-    world.result.log_problems = {
-        world.gate.spec.name: _problems(world.gate_logs.lines()),
-        world.enforcer.spec.name: _problems(world.enforcer_logs.lines()),
-    }
+    world.result.callers = [caller_report(world, c) for c in world.cast.reported]
+    logs = [(world.gate, world.gate_logs), (world.enforcer, world.enforcer_logs)]
+    if world.meter is not None:
+        logs.append((world.meter, world.meter_logs))
+    world.result.log_levels = {c.spec.name: _levels(sink.lines()) for c, sink in logs}
+    world.result.log_problems = {c.spec.name: _problems(sink.lines()) for c, sink in logs}
 
 
 def caller_report(world: World, caller: CallerSpec) -> CallerReport:
@@ -43,6 +45,7 @@ def caller_report(world: World, caller: CallerSpec) -> CallerReport:
     if not locked and answers and answers[-1].status == 429:
         state = "daily budget exhausted"
     principal = world.principal(caller)
+    direct_calls, direct_answered = _direct(world, caller)
     return CallerReport(
         name=caller.name,
         kind=_kind(world, caller),
@@ -63,9 +66,22 @@ def caller_report(world: World, caller: CallerSpec) -> CallerReport:
         month_usd=Decimal(counters.of(Window.MONTHLY_USD)),
         used_percent=used_percent(limits, counters),
         state=state,
-        direct_calls=world.result.stub_calls_direct if caller == world.cast.subject else 0,
+        direct_calls=direct_calls,
+        direct_tokens_answered=direct_answered,
+        direct_tokens=int(item.get(DIRECT_TOKENS, 0)),
+        direct_usd=Decimal(item.get(DIRECT_USD, 0)),
         lock_actions=tuple(e.action for e in world.result.ledger if e.principal == principal),
     )
+
+
+def _direct(world: World, caller: CallerSpec) -> tuple[int, int]:
+    """The caller's calls straight to Bedrock, and the tokens their answers reported."""
+    bypass, notebook = world.result.bypass, world.result.notebook
+    if bypass is not None and caller == world.cast.subject:
+        return bypass.calls, bypass.tokens
+    if notebook is not None and caller == world.cast.notebook:
+        return notebook.calls, notebook.tokens
+    return 0, 0
 
 
 def _kind(world: World, caller: CallerSpec) -> str:
@@ -79,7 +95,7 @@ def _kind(world: World, caller: CallerSpec) -> str:
 def ledger_events(world: World) -> list[LedgerEvent]:
     """Every history item of every caller's lock partition, oldest first."""
     events = []
-    for caller in world.cast.everyone:
+    for caller in world.cast.reported:
         principal = world.principal(caller)
         response = world.dynamodb.query(
             TableName=world.provisioned.table_name,
@@ -99,7 +115,8 @@ def ledger_events(world: World) -> list[LedgerEvent]:
                     principal=principal,
                     action=str(item.get("action", "")),
                     alarm=str(item.get("alarm_name", "")),
-                    reason=str(item.get("reason", "")),
+                    reason=str(item.get("reason") or item.get("operator_reason") or ""),
+                    holder=str(item.get("holder", "")),
                 )
             )
     return sorted(events, key=lambda e: e.at)

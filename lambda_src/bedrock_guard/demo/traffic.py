@@ -30,6 +30,7 @@ DIRECT_MAX_TOKENS: Final = 4096
 # A caller can play the exhausted or the burst part if a big request fits this often per day.
 MAX_REQUESTS_TO_EXHAUST: Final = 60
 TENANT_ALARM_METRIC: Final = "OutputTokenCount"
+NOTEBOOK_ROLE: Final = "notebook"
 
 PROMPTS: Final = (
     "Summarise yesterday's support tickets about password resets in three bullet points.",
@@ -49,8 +50,15 @@ class Cast:
     tenant: TenantSpec
     exhausted: CallerSpec  # runs out of its daily budget
     burst: CallerSpec  # sends the concurrent burst
-    everyone: tuple[CallerSpec, ...]
+    everyone: tuple[CallerSpec, ...]  # the registered callers
     tiers: Mapping[str, Limits]
+    # Calls Bedrock directly, never the gate, until the usage meter locks it; None: no meter.
+    notebook: CallerSpec | None = None
+
+    @property
+    def reported(self) -> tuple[CallerSpec, ...]:
+        """Every caller of the story: the registered ones, then the notebook."""
+        return self.everyone + ((self.notebook,) if self.notebook is not None else ())
 
     @property
     def steady(self) -> tuple[CallerSpec, ...]:
@@ -62,7 +70,9 @@ class Cast:
         return caller in (self.exhausted, self.burst)
 
     def part_of(self, caller: CallerSpec) -> str:
-        """``bypass``, ``exhaust``, ``burst`` or ``steady``."""
+        """``bypass``, ``direct``, ``exhaust``, ``burst`` or ``steady``."""
+        if caller == self.notebook:
+            return "direct"
         if caller == self.subject:
             return "bypass"
         if caller == self.exhausted:
@@ -76,6 +86,8 @@ class Cast:
         part = self.part_of(caller)
         if part == "bypass":
             return f"calls Bedrock directly ({self.tenant.name} profile), bypassing the gate"
+        if part == "direct":
+            return "calls Bedrock directly with its own credentials, never through the gate"
         if part == "exhaust":
             return "runs out of its daily budget"
         if part == "burst":
@@ -93,10 +105,12 @@ def big_request_tokens(limits: Limits) -> Window | None:
     return None
 
 
-def choose_cast(settings: Settings) -> Cast:
+def choose_cast(settings: Settings, *, metered: bool = False) -> Cast:
     """The tenant principal with an alarm, then two other callers whose daily token budget a
     few dozen big requests exhaust: for the exhausted part an IAM caller with a budget alarm
-    if there is one (so its lock shows too), the other sends the burst."""
+    if there is one (so its lock shows too), the other sends the burst. With ``metered`` (the
+    usage meter reads the invocation log), the notebook too, if the default tier it falls in
+    has a daily token limit a few dozen direct calls pass."""
     by_principal = {c.principal: c for c in settings.callers if c.principal}
     subject = tenant = None
     for candidate in settings.tenants:
@@ -134,7 +148,30 @@ def choose_cast(settings: Settings) -> Cast:
     )
     exhausted = others[0]
     burst = others[1]
-    return Cast(subject, tenant, exhausted, burst, settings.callers, settings.tiers)
+    notebook = notebook_caller(settings) if metered else None
+    return Cast(subject, tenant, exhausted, burst, settings.callers, settings.tiers, notebook)
+
+
+def notebook_caller(settings: Settings) -> CallerSpec | None:
+    """The notebook: a role the demo creates at the root path (a path the meter may lock) and
+    registers nowhere, so the meter holds it to the default tier, as the gate would."""
+    tier = settings.default_tier
+    limits = settings.tiers.get(tier) if tier is not None else None
+    if tier is None or limits is None or big_request_tokens(limits) is None:
+        return None
+    arn = f"arn:{settings.partition}:iam::{settings.account}:role/{NOTEBOOK_ROLE}"
+    return CallerSpec(
+        key=arn,
+        name=NOTEBOOK_ROLE,
+        kind="iam",
+        tier=tier,
+        tenant="",
+        cost_center="",
+        application="notebook",  # what its request would say, were it to try the gate
+        arn=arn,
+        principal=canonical_arn(arn),
+        alarms=False,
+    )
 
 
 def _canonical(arn: str) -> str:
@@ -160,12 +197,14 @@ def priciest_alias(environment: Mapping[str, str], aliases: tuple[str, ...]) -> 
 def body(
     model: str, prompt: str, max_tokens: int, application: str, cost_center: str
 ) -> dict[str, Any]:
-    """A request body as docs/contracts.md defines it."""
+    """A request body as docs/contracts.md defines it (``costCenter`` is optional: left out
+    when the caller has none)."""
+    tags = {"applicationId": application, "costCenter": cost_center}
     return {
         "model": model,
         "messages": [{"role": "user", "content": prompt}],
         "parameters": {"max_tokens": max_tokens, "temperature": 0.2},
-        "tags": {"applicationId": application, "costCenter": cost_center},
+        "tags": {name: value for name, value in tags.items() if value},
     }
 
 

@@ -2,8 +2,9 @@
 
 Every request through the gate goes to the gate's container (the real handler); the burst goes
 to several containers at once (:mod:`bedrock_guard.local.burst`); the direct calls go straight
-to the Bedrock stand-in, as a caller with its own Bedrock permissions could make them, bypassing
-the gate.
+to the Bedrock stand-in with the caller's own credentials, as a caller with its own Bedrock
+permissions could make them, bypassing the gate. After each phase the invocation records of
+its Bedrock calls are delivered to the usage meter (the subscription's part, played).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import math
 from collections import Counter
 from typing import Final
 
+from bedrock_guard.cli.formats import usd
 from bedrock_guard.core.accounting import Window
-from bedrock_guard.core.usage_item import HOLDS
+from bedrock_guard.core.usage_item import DIRECT_TOKENS, DIRECT_USD, HOLDS
 from bedrock_guard.demo.result import (
     BEDROCK,
     GATE,
+    LAMBDA,
     Answer,
     BurstReport,
     BypassReport,
@@ -35,7 +38,6 @@ from bedrock_guard.demo.traffic import (
 )
 from bedrock_guard.demo.world import World
 from bedrock_guard.local.burst import BurstPlan, run_burst
-from bedrock_guard.local.clients import local_client
 from bedrock_guard.local.converse_replies import Reply
 
 REFUSALS_SHOWN: Final = 3
@@ -61,6 +63,7 @@ def steady(world: World) -> None:
         f"steady traffic: {len(answers)} requests from "
         f"{', '.join(c.name for c in callers)}: {_statuses(answers)}",
     )
+    world.deliver_log()
 
 
 def exhaust(world: World) -> None:
@@ -96,6 +99,7 @@ def exhaust(world: World) -> None:
         f"{caller.name} ({model}, max_tokens {BIG_MAX_TOKENS}): {_statuses(answers)}; "
         f"429 says: {refused[0].message if refused else '-'}",
     )
+    world.deliver_log()
 
 
 def burst(world: World) -> None:
@@ -165,22 +169,19 @@ def burst(world: World) -> None:
         f"burst from {caller.name}: {count} requests in {workers} containers: "
         f"{_statuses(answers)}; charged {after:,} of {limit:,} daily tokens",
     )
+    world.deliver_log()
 
 
 def bypass(world: World) -> None:
-    """The tenant principal calls its profile directly until Bedrock's metric would alarm."""
+    """The tenant principal calls its profile directly, with its own credentials, until
+    Bedrock's metric would alarm."""
     subject, tenant = world.cast.subject, world.cast.tenant
     threshold = float(tenant.alarm_thresholds[TENANT_ALARM_METRIC])
     profile_arn = world.provisioned.profiles[tenant.name]["arn"]
     served = world.stub.stats().usage.get(profile_arn, {}).get("outputTokens", 0)
     calls = math.ceil(max(0.0, threshold - served) / DIRECT_MAX_TOKENS)
-    client = local_client(
-        "bedrock-runtime",
-        world.stub.endpoint_url,
-        region_name=world.settings.region,
-        max_attempts=1,
-    )
-    output = 0
+    client = world.direct_client(subject, f"{subject.name}-batch")
+    output = total = 0
     with world.phase("bypass", f"{subject.name} calls Bedrock directly", calls):
         # One caller's batch job, one call after another: the stand-in answers in about a
         # millisecond, and a fixed order keeps the run repeatable.
@@ -191,14 +192,40 @@ def bypass(world: World) -> None:
                 inferenceConfig={"maxTokens": DIRECT_MAX_TOKENS},
             )
             output += int(response["usage"]["outputTokens"])
+            total += int(response["usage"]["totalTokens"])
             world.reporter.advance("bypass", None)
-    world.result.stub_calls_direct = calls
-    world.result.bypass = BypassReport(subject.name, profile_arn, calls, output, threshold)
+    world.result.stub_calls_direct += calls
+    world.result.bypass = BypassReport(
+        subject.name, profile_arn, calls, output, threshold, tokens=total
+    )
     world.say(
         BEDROCK,
         f"{subject.name} called Bedrock directly {calls} times through the {tenant.name} "
-        f"profile, bypassing the gate: {output:,} output tokens. The gate never sees these "
-        "calls; Bedrock's own metrics do",
+        f"profile with its own credentials, bypassing the gate: {output:,} output tokens. The "
+        "gate never sees these calls; Bedrock's own metrics and its invocation log do",
+    )
+    metered(world)
+
+
+def metered(world: World) -> None:
+    """The invocation records so far, delivered to the usage meter: what it made of them."""
+    if world.subscription is None or world.meter is None:
+        return
+    world.deliver_log()
+    runs = world.result.meter_runs
+    verdicts: Counter[str] = Counter()
+    for run in runs:
+        verdicts.update(run.verdicts)
+    subject = world.cast.subject
+    item = world.usage(subject)
+    world.say(
+        LAMBDA,
+        f"{sum(r.records for r in runs)} invocation records delivered to the meter: "
+        f"{verdicts['gate_settled']} of the gate's calls left to it, {verdicts['counted']} "
+        f"direct calls of {subject.name} counted into its day "
+        f"({int(item.get(DIRECT_TOKENS, 0)):,} tokens, {usd(item.get(DIRECT_USD, 0))}); "
+        f"subscription filter {world.subscription.subscription.name} -> "
+        f"{world.meter.spec.handler}, after each phase",
     )
 
 

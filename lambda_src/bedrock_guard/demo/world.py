@@ -12,18 +12,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import boto3
+from botocore.config import Config
+
 from bedrock_guard.core import keys
 from bedrock_guard.core.accounting import Window, period_of
 from bedrock_guard.core.principals import API_KEY_PREFIX
 from bedrock_guard.demo.config import CallerSpec, Settings
 from bedrock_guard.demo.deploy import Deployer, Provisioned
 from bedrock_guard.demo.lambda_part import LambdaContainer, LogSink
-from bedrock_guard.demo.result import DEMO, Answer, DemoResult, Step
+from bedrock_guard.demo.result import DEMO, Answer, DemoResult, MeterRun, Step
 from bedrock_guard.demo.traffic import Cast, answer, body, event, priciest_alias
 from bedrock_guard.enforcer.ledger import Ledger
 from bedrock_guard.gate.usage_store import deserialize
 from bedrock_guard.local.bedrock_stub import BedrockStub
+from bedrock_guard.local.invocation_log import InvocationLog, KeyRegistry
+from bedrock_guard.local.log_subscription import Delivery, PlayedSubscription
 from bedrock_guard.local.moto_server import MotoServer
+
+# Direct callers call once, as a notebook's loop would: a retry would be a second invocation.
+_DIRECT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +75,20 @@ class World:
     ) -> None:
         self.settings, self.cast, self.moto, self.stub = settings, cast, moto, stub
         self.reporter, self.result, self.sizes = reporter, result, sizes
-        self.gate_logs, self.enforcer_logs = LogSink(), LogSink()
+        self.gate_logs, self.enforcer_logs, self.meter_logs = LogSink(), LogSink(), LogSink()
         self.containers: list[LambdaContainer] = []
+        self.meter: LambdaContainer | None = None
+        # Who each access key id is: the stand-in names the signer of every call it logs.
+        self.identities = KeyRegistry()
+        self.invocation_log: InvocationLog | None = None
+        self.subscription: PlayedSubscription | None = None
         self.requests = 0
         self.emf_read = 0
         self.period = period_of(datetime.now(UTC))
 
     def close(self) -> None:
         """Stop the containers (the servers are stopped by their owner)."""
+        self.stub.set_invocation_log(None)
         for container in reversed(self.containers):
             container.stop()
         self.containers.clear()
@@ -127,11 +141,70 @@ class World:
         self.containers.append(self.gate.start())
         self.enforcer = LambdaContainer(enforcer, local, self.enforcer_logs)
         self.containers.append(self.enforcer.start())
+        if self.provisioned.meter is not None:
+            self.meter = LambdaContainer(self.provisioned.meter, local, self.meter_logs)
+            self.containers.append(self.meter.start())
+        self.identities.register(gate.credentials.access_key_id, gate.credentials.arn)
+        self._start_invocation_log()
         self.result.local_settings = (
             ("BEDROCK_ENDPOINT_URL", f"{self.stub.endpoint_url} (the Bedrock stand-in)"),
             ("AWS_ENDPOINT_URL_<SERVICE>", f"{self.moto.endpoint_url} (moto server)"),
             ("AWS credentials", "each function's execution role, assumed through STS on moto"),
             ("POWERTOOLS_TRACE_DISABLED", "true (no X-Ray daemon locally)"),
+        )
+
+    def _start_invocation_log(self) -> None:
+        """The stand-in writes the invocation log Terraform configured, as the role Bedrock
+        writes it with; the played subscription reads it for the meter."""
+        logging, subscription = self.provisioned.invocation_logging, self.provisioned.meter_filter
+        if logging is None or subscription is None or self.meter is None:
+            return
+        writer = self.identities.assume_role(
+            self.client("sts"), logging.role_arn, "bedrock-invocation-logging"
+        )
+        self.invocation_log = InvocationLog.on_local_aws(
+            self.moto.endpoint_url,
+            logging.log_group_name,
+            self.settings.region,
+            self.identities,
+            writer,
+        )
+        self.stub.set_invocation_log(self.invocation_log)
+        self.subscription = PlayedSubscription(self.client("logs"), subscription)
+
+    def deliver_log(self) -> int:
+        """The subscription's part: the invocation records new since the last delivery, handed
+        to the meter's container as CloudWatch Logs would hand them to the function; how many
+        records."""
+        if self.subscription is None:
+            return 0
+        deliveries = self.subscription.poll()
+        for delivery in deliveries:
+            self.meter_delivery(delivery)
+        return sum(len(d.log_events) for d in deliveries)
+
+    def meter_delivery(self, delivery: Delivery) -> dict[str, Any]:
+        """One delivery through the meter's handler, recorded; the handler's summary."""
+        assert self.meter is not None
+        summary: dict[str, Any] = self.meter.invoke(delivery.event)
+        self.result.meter_runs.append(
+            MeterRun(
+                records=len(delivery.log_events),
+                verdicts=dict(summary.get("verdicts", {})),
+                rejected=dict(summary.get("rejected", {})),
+                locked=tuple(summary.get("locked", [])),
+            )
+        )
+        return summary
+
+    def direct_client(self, caller: CallerSpec, session: str) -> Any:
+        """A bedrock-runtime client with a session of the caller's own role (STS AssumeRole
+        with the operator's credentials), its key registered with the stand-in's log."""
+        arn = self.provisioned.identities[caller.principal or ""]
+        credentials = self.identities.assume_role(self.client("sts"), arn, session)
+        boto = boto3.session.Session(region_name=self.settings.region, **credentials)
+        return boto.client(
+            "bedrock-runtime", endpoint_url=self.stub.endpoint_url, config=_DIRECT_CONFIG
         )
 
     def api_key_id(self, caller: CallerSpec) -> str | None:

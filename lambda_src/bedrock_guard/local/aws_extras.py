@@ -11,7 +11,10 @@ moto does not implement (or implements in a shape the AWS provider cannot read):
 - CloudWatch Logs: Put/Describe/DeleteQueryDefinition;
 - Lambda layers of another account (the public Powertools layer): moto checks every layer ARN
   against the layers created in it, so published layers of other accounts are accepted here;
-  the dead-letter and logging settings of a function, which moto drops (:func:`patch_moto`).
+  the dead-letter and logging settings of a function, which moto drops (:func:`patch_moto`);
+- deliveries to Lambda (an SNS subscription, a CloudWatch Logs subscription filter), which moto
+  would run in Docker: they are dropped, and whoever drives the run plays them
+  (:mod:`bedrock_guard.local.log_subscription`, ``demo/lambda_part.py``).
 
 :class:`AwsExtras` is WSGI middleware in front of moto's app: it answers these operations and
 passes every other request through. Its state follows moto's: ``/moto-api/reset`` clears both.
@@ -484,10 +487,16 @@ def _drop_sns_delivery(self: Any, *args: Any, **kwargs: Any) -> None:
     delivered records to the handler (from an SQS queue subscribed to the same topic)."""
 
 
+def _drop_log_delivery(self: Any, *args: Any, **kwargs: Any) -> None:
+    """moto would run a subscription filter's function in Docker on every PutLogEvents; here
+    the played subscription reads the group and hands the events to the handler."""
+
+
 def patch_moto() -> None:
     """What moto's Lambda lacks: public layers of other accounts, dead-letter and log settings;
-    and SNS deliveries to Lambda subscriptions are dropped rather than run in Docker."""
+    and SNS and CloudWatch Logs deliveries to Lambda are dropped rather than run in Docker."""
     lambda_models.LambdaBackend.send_sns_message = _drop_sns_delivery  # type: ignore[method-assign]
+    lambda_models.LambdaBackend.send_log_event = _drop_log_delivery  # type: ignore[method-assign]
     lambda_models.LambdaBackend.layers_versions_by_arn = _layers_versions_by_arn  # type: ignore[method-assign]
     lambda_models.LambdaFunction.__init__ = _function_init  # type: ignore[method-assign]
     lambda_models.LambdaFunction.get_configuration = _get_configuration  # type: ignore[method-assign]

@@ -6,6 +6,8 @@ Replies are deterministic (see :mod:`.converse_replies`); errors and latency can
 per model or as a queue of next replies; every Converse call is counted per model, so a test
 can assert that only granted requests reached Bedrock. The server runs in one process and is
 controlled and inspected over HTTP (``/_stub/...``) from any other, via :class:`StubControl`.
+Optionally (off unless :meth:`BedrockStub.set_invocation_log` is given a log), it writes
+Bedrock's model invocation log record of every call it answers (:mod:`.invocation_log`).
 
 Run it alone with ``python -m bedrock_guard.local.bedrock_stub [--port N]``.
 """
@@ -37,10 +39,14 @@ from bedrock_guard.local.converse_replies import (
     build_reply,
     parse_request,
 )
+from bedrock_guard.local.invocation_log import InvocationLog, InvocationLogError
 
 _CONVERSE_PATH: Final = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
 CONTROL_PREFIX: Final = "/_stub"
 OK: Final = "ok"
+# With the invocation log on, the stand-in plays the account's Bedrock: a request whose signer
+# it cannot name is refused as Bedrock refuses credentials that are not the account's.
+UNRECOGNIZED_CLIENT: Final = "UnrecognizedClientException"
 _STOP_TIMEOUT_S: Final = 5.0
 _POLL_INTERVAL_S: Final = 0.05  # how soon serve_forever notices a stop
 
@@ -52,6 +58,8 @@ class StubStats:
     calls: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     usage: dict[str, dict[str, int]] = field(default_factory=dict)
+    records_written: int = 0  # invocation log records written (the log on)
+    record_failures: int = 0  # calls answered whose record could not be written
 
     @property
     def total_calls(self) -> int:
@@ -69,12 +77,24 @@ class StubStats:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict, as the control API returns it."""
-        return {"calls": self.calls, "outcomes": self.outcomes, "usage": self.usage}
+        return {
+            "calls": self.calls,
+            "outcomes": self.outcomes,
+            "usage": self.usage,
+            "recordsWritten": self.records_written,
+            "recordFailures": self.record_failures,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StubStats:
         """The inverse of :meth:`to_json`."""
-        return cls(calls=data["calls"], outcomes=data["outcomes"], usage=data["usage"])
+        return cls(
+            calls=data["calls"],
+            outcomes=data["outcomes"],
+            usage=data["usage"],
+            records_written=int(data.get("recordsWritten", 0)),
+            record_failures=int(data.get("recordFailures", 0)),
+        )
 
 
 class StubState:
@@ -90,6 +110,8 @@ class StubState:
         self._calls: Counter[str] = Counter()
         self._outcomes: dict[str, Counter[str]] = defaultdict(Counter)
         self._usage: dict[str, Counter[str]] = defaultdict(Counter)
+        self._records = Counter[str]()
+        self.invocation_log: InvocationLog | None = None
 
     def set_reply(self, reply: Reply | None, model_id: str | None = None) -> None:
         """Answer every call (for one model, or by default) like ``reply``; None clears it."""
@@ -130,6 +152,11 @@ class StubState:
                     }
                 )
 
+    def record_written(self, *, ok: bool) -> None:
+        """Count an invocation record written, or one that could not be."""
+        with self._lock:
+            self._records["written" if ok else "failed"] += 1
+
     def stats(self) -> StubStats:
         """A consistent copy of the counters."""
         with self._lock:
@@ -137,6 +164,8 @@ class StubState:
                 calls=dict(self._calls),
                 outcomes={model: dict(counts) for model, counts in self._outcomes.items()},
                 usage={model: dict(counts) for model, counts in self._usage.items()},
+                records_written=self._records["written"],
+                record_failures=self._records["failed"],
             )
 
     def reset(self) -> None:
@@ -148,6 +177,7 @@ class StubState:
             self._calls.clear()
             self._outcomes.clear()
             self._usage.clear()
+            self._records.clear()
 
 
 class _Server(ThreadingHTTPServer):
@@ -227,6 +257,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _converse(self, model_id: str, raw: bytes) -> None:
         started = time.perf_counter()
         state = self.server.state
+        log = state.invocation_log
+        caller = log.identity(self.headers.get("Authorization")) if log is not None else None
+        if log is not None and caller is None:  # before anything else, as Bedrock checks it
+            state.record(model_id, UNRECOGNIZED_CLIENT)
+            self._send_error(
+                UNRECOGNIZED_CLIENT, 403, "The security token included in the request is invalid."
+            )
+            return
         reply = state.take(model_id)
         if reply.latency_ms and self.server.stopping.wait(reply.latency_ms / 1000):
             return  # stopping: drop the call rather than hold the shutdown
@@ -248,8 +286,23 @@ class _Handler(BaseHTTPRequestHandler):
             return
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         document, usage = build_reply(model_id, request, reply, elapsed_ms)
+        request_id = str(uuid.uuid4())
+        if log is not None and caller is not None:
+            try:
+                log.write(
+                    identity_arn=caller,
+                    model_id=model_id,
+                    request_id=request_id,
+                    usage=usage,
+                    request_metadata=request.request_metadata,
+                )
+            except InvocationLogError:
+                # Bedrock answers even when its log delivery fails; the count shows the gap.
+                state.record_written(ok=False)
+            else:
+                state.record_written(ok=True)
         state.record(model_id, OK, usage)
-        self._send_json(200, document)
+        self._send_json(200, document, request_id=request_id)
 
     def _control(self, action: str, raw: bytes) -> None:
         state = self.server.state
@@ -286,13 +339,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(status, {"message": message}, {"x-amzn-ErrorType": f"{code}:"})
 
     def _send_json(
-        self, status: int, document: dict[str, Any], headers: dict[str, str] | None = None
+        self,
+        status: int,
+        document: dict[str, Any],
+        headers: dict[str, str] | None = None,
+        *,
+        request_id: str | None = None,
     ) -> None:
         payload = json.dumps(document).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        # The invocation record's requestId is the answer's, as Bedrock's are.
+        self.send_header("x-amzn-RequestId", request_id or str(uuid.uuid4()))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
@@ -395,6 +454,12 @@ class BedrockStub:
     def reset(self) -> None:
         """See :meth:`StubState.reset`."""
         self.state.reset()
+
+    def set_invocation_log(self, log: InvocationLog | None) -> None:
+        """Write every answered call's invocation record to ``log`` from now on (``None``:
+        stop). While it is on, a call whose signer the log's resolver cannot name is refused
+        with 403 ``UnrecognizedClientException`` and writes nothing."""
+        self.state.invocation_log = log
 
 
 class StubControl:

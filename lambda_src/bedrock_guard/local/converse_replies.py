@@ -7,7 +7,8 @@ UTF-8 byte count of the prompt's text, and ``outputTokens`` never exceeds ``maxT
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Final
 
 # The gate's own record of a call's tokens: the stand-in reports usage the way the gate reads it.
@@ -97,6 +98,8 @@ class ConverseRequest:
     last_user_text: str
     max_tokens: int
     stop_sequences: tuple[str, ...]
+    # What the caller asked Bedrock to write into its invocation log record.
+    request_metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 def usage_json(usage: TokenUsage, *, with_cache: bool) -> dict[str, int]:
@@ -158,7 +161,18 @@ def parse_request(body: object) -> ConverseRequest:
         last_user_text=last_user_text,
         max_tokens=max_tokens,
         stop_sequences=tuple(stop for stop in stops if stop),
+        request_metadata=_request_metadata(body.get("requestMetadata")),
     )
+
+
+def _request_metadata(value: object) -> dict[str, str]:
+    """``requestMetadata``: string keys to string values, or absent."""
+    metadata = value or {}
+    if not isinstance(metadata, dict) or not all(
+        isinstance(key, str) and isinstance(item, str) for key, item in metadata.items()
+    ):
+        raise ConverseInputError("requestMetadata: must be a map of strings to strings")
+    return dict(metadata)
 
 
 def _block_texts(blocks: object, where: str, *, allow_empty: bool = False) -> list[str]:

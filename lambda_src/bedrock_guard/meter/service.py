@@ -173,13 +173,19 @@ class Meter:
             holder=holder,
             reason=f"direct Bedrock use over {window.value}: {used} of {limit}",
         )
-        report.locked.append(result.as_dict())
+        # The record that took the caller over the limit: where the lock's latency starts.
+        report.locked.append({**result.as_dict(), "request_id": record.request_id})
         # A ledger-only lock is placed too: the gate refuses from here on (IAM is retried).
         if result.outcome in (Outcome.LOCKED, Outcome.LOCKED_LEDGER_ONLY):
             report.locks_placed += 1
             logger.warning(
                 "direct caller over its budget: locked",
-                extra={"principal": principal, "window": window.value, "holder": holder},
+                extra={
+                    "principal": principal,
+                    "window": window.value,
+                    "holder": holder,
+                    "request_id": record.request_id,
+                },
             )
 
     def _limits(self, principal: str) -> Limits | None:
