@@ -293,6 +293,29 @@ def test_locked_caller_gets_403(gate: Gate) -> None:
     assert gate.bedrock.calls == []
 
 
+@pytest.mark.parametrize(
+    ("holders", "says"),
+    [
+        (["arn:aws:cloudwatch:us-east-1:123456789012:alarm:a"], "(a budget alarm fired)"),
+        (["window:daily_tokens:2026-11-23"], "(its direct Bedrock use went over a budget)"),
+        (["operator"], "(an operator locked it)"),
+        (
+            ["operator", "window:monthly_usd:2026-11"],
+            "(its direct Bedrock use went over a budget; an operator locked it)",
+        ),
+    ],
+    ids=["alarm", "meter", "operator", "meter-and-operator"],
+)
+def test_the_403_says_which_kind_of_lock_holds_the_caller(
+    gate: Gate, holders: list[str], says: str
+) -> None:
+    gate.lock(ROLE, *holders)
+    status, body, _ = gate.invoke(request_body())
+    assert (status, body["error"]["code"]) == (403, "Locked")
+    assert says in body["error"]["message"]
+    assert "alarm:" not in body["error"]["message"]
+
+
 def test_lock_recorded_before_the_month_began_refuses_in_the_new_month(gate: Gate) -> None:
     """The ledger mirrors a lock into three months only; an older lock is found in its state
     item when the gate opens a new month, and the month stays unopened."""

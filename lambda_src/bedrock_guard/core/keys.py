@@ -40,6 +40,8 @@ PROFILE_SK: Final = "PROFILE"
 LOCK_STATE_SK: Final = "STATE"
 LOCKED_BY: Final = "locked_by"
 OPERATOR_LOCK: Final = "operator"
+# Holders of a lock the usage meter placed: ``window:<window>:<period>`` (direct use over it).
+WINDOW_LOCK_PREFIX: Final = "window:"
 
 # Registry attribute names: Terraform (modules/token-gate) writes exactly these.
 PROFILE_ATTRIBUTES: Final = ("tier", "tenant", "cost_center", "application", "environment")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from bedrock_guard.core import keys
 from bedrock_guard.core.accounting import Period, Window, period_of
 from bedrock_guard.enforcer.ledger import EventAction
 from bedrock_guard.enforcer.lock_service import (
@@ -25,7 +26,7 @@ from bedrock_guard.enforcer.lock_service import (
 )
 from bedrock_guard.enforcer.operator_actions import add_holder, release_holders
 
-HOLDER_PREFIX: Final = "window:"
+HOLDER_PREFIX: Final = keys.WINDOW_LOCK_PREFIX
 REQUESTED_BY: Final = "usage-meter"
 
 

@@ -15,13 +15,14 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger
 
+from bedrock_guard.core import keys
 from bedrock_guard.core.accounting import (
     Charge,
     Counters,
@@ -341,12 +342,7 @@ def _hold(
     facts.denied = True
     if isinstance(outcome, Locked):
         logger.warning("caller is locked", extra={"locked_by": sorted(outcome.holders)})
-        raise GateError(
-            403,
-            "Locked",
-            "this caller is locked out of Bedrock after exceeding its budget alarms; "
-            "contact the platform team",
-        )
+        raise GateError(403, "Locked", locked_message(outcome.holders))
     if isinstance(outcome, TooManyHolds):
         raise GateError(
             429,
@@ -570,4 +566,23 @@ def _log_tags(request: GateRequest, profile: Profile) -> None:
             "registered": profile.registered,
             "tags_differ_from_registry": mismatched,
         },
+    )
+
+
+def locked_message(holders: Iterable[str]) -> str:
+    """Why the caller is locked, by kind of holder only: alarm names and ARNs stay private."""
+    holders = set(holders)
+    window = {h for h in holders if h.startswith(keys.WINDOW_LOCK_PREFIX)}
+    reasons = [
+        reason
+        for reason, present in (
+            ("a budget alarm fired", bool(holders - window - {keys.OPERATOR_LOCK})),
+            ("its direct Bedrock use went over a budget", bool(window)),
+            ("an operator locked it", keys.OPERATOR_LOCK in holders),
+        )
+        if present
+    ]
+    return (
+        f"this caller is locked out of Bedrock ({'; '.join(reasons) or 'a lock is recorded'}); "
+        "contact the platform team"
     )
