@@ -54,6 +54,7 @@ from bench_hot_caller import hot_caller  # noqa: E402
 from bench_import import cold_import_ms  # noqa: E402
 from bench_meter import meter_throughput  # noqa: E402
 from bench_meter import mix as meter_mix  # noqa: E402
+from bench_meter_latency import lock_latency  # noqa: E402
 from bench_race import (  # noqa: E402
     BEDROCK_LATENCY_MS,
     LIMIT_TOKENS,
@@ -283,8 +284,38 @@ def report(figures: dict[str, Any]) -> str:
                 for row in figures["meter"]
             ],
         ),
+        lock_latency_section(figures["lock_latency"]),
     ]
     return "\n\n".join(sections)
+
+
+def lock_latency_section(latency: dict[str, Any]) -> str:
+    """(i): from the record that crossed the limit reaching the log group to the deny policy."""
+    title = (
+        "(i) Usage meter lock latency in the local pipeline: a direct caller past its daily limit "
+        f"({latency['daily_tokens']:,} tokens) calling the Bedrock stand-in (answers in "
+        f"{latency['answer_ms']} ms), its records written to the log group, the subscription "
+        f"played every {latency['poll_interval_s']} s, the real meter handler; {latency['runs']} "
+        "runs, from PutLogEvents of the crossing record to the deny policy attached"
+    )
+    return "\n".join(
+        [
+            title,
+            "",
+            table(
+                ["p50 s", "p95 s", "max s", "p50 to delivery s", "p50 in the meter s"],
+                [
+                    (
+                        f"{latency['p50_s']:.3f}",
+                        f"{latency['p95_s']:.3f}",
+                        f"{latency['max_s']:.3f}",
+                        f"{latency['delivery_p50_s']:.3f}",
+                        f"{latency['meter_p50_s']:.3f}",
+                    )
+                ],
+            ),
+        ]
+    )
 
 
 def _failure(failure: dict[str, Any] | None) -> str:
@@ -311,8 +342,13 @@ def update_readme(text: str) -> bool:
 
 def main() -> int:
     started = time.perf_counter()
+    environ = dict(os.environ)
     try:
         figures = run_local()
+        os.environ.clear()
+        os.environ.update(environ)  # no endpoint of the stopped servers stays behind
+        progress("usage meter: lock latency through the local log pipeline")
+        figures["lock_latency"] = lock_latency().as_dict()
     except KeyboardInterrupt:
         print("interrupted: the local servers were stopped", file=sys.stderr)
         return 130
@@ -352,6 +388,7 @@ def main() -> int:
         "warm_cpu": figures["warm_cpu"],
         "lambda_zip": figures["lambda_zip"],
         "meter_throughput": {"mix": meter_mix(), "runs": figures["meter"]},
+        "meter_lock_latency": figures["lock_latency"],
         "bench_seconds": round(time.perf_counter() - started, 1),
     }
     RESULTS.parent.mkdir(exist_ok=True)
