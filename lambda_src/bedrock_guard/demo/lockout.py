@@ -156,6 +156,24 @@ def _left(world: World, caller: CallerSpec, view: LockView) -> str:
     )
 
 
+def say_locked(
+    world: World, caller: CallerSpec, identity: str, view: LockView, holders: list[str]
+) -> None:
+    """What IAM and the ledger show of a lock, then the gate's answer to the locked caller."""
+    world.say(
+        IAM,
+        f"{world.provisioned.deny_policy_name} "
+        f"{'attached to' if view.attached else 'NOT attached to'} {identity}; "
+        f"ledger lock held by {', '.join(holders) or 'nothing'}",
+    )
+    answer = view.answer
+    world.say(
+        GATE,
+        f"{caller.name} -> {answer.status} {answer.code or ''}: {answer.message}"
+        + _left(world, caller, view),
+    )
+
+
 def alarm(world: World) -> datetime:
     """Metrics in, alarms evaluated, notifications delivered, each lock checked; when it was."""
     part = cloudwatch(world)
@@ -174,19 +192,7 @@ def alarm(world: World) -> datetime:
         )
         identity = world.provisioned.identities.get(principal, caller.name)
         view = look(world, caller, "locked", PROMPTS[0])
-        held = ", ".join(names.get(h, h) for h in view.holders) or "nothing"
-        world.say(
-            IAM,
-            f"{world.provisioned.deny_policy_name} "
-            f"{'attached to' if view.attached else 'NOT attached to'} {identity}; "
-            f"ledger lock held by {held}",
-        )
-        answer = view.answer
-        world.say(
-            GATE,
-            f"{caller.name} -> {answer.status} {answer.code or ''}: {answer.message}"
-            + _left(world, caller, view),
-        )
+        say_locked(world, caller, identity, view, [names.get(h, h) for h in view.holders])
         world.result.locks.append(
             LockCheck(
                 caller=caller.name,

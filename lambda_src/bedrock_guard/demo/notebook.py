@@ -19,8 +19,8 @@ from typing import Final
 from bedrock_guard.core.accounting import Window
 from bedrock_guard.demo.config import CallerSpec
 from bedrock_guard.demo.deploy import trust_policy
-from bedrock_guard.demo.lockout import look
-from bedrock_guard.demo.result import BEDROCK, DEMO, GATE, IAM, METER, NotebookReport
+from bedrock_guard.demo.lockout import look, say_locked
+from bedrock_guard.demo.result import BEDROCK, DEMO, METER, NotebookReport
 from bedrock_guard.demo.traffic import DIRECT_MAX_TOKENS, PROMPTS
 from bedrock_guard.demo.world import World
 from bedrock_guard.enforcer.window_locks import window_holder
@@ -105,15 +105,7 @@ def notebook(world: World) -> None:
     tell(world, report, log.log_group_name)
     view = look(world, caller, "locked", PROMPTS[2])
     world.result.notebook = dataclasses.replace(report, view=view)
-    held = ", ".join(view.holders) or "nothing"
-    world.say(
-        IAM,
-        f"{world.provisioned.deny_policy_name} "
-        f"{'attached to' if view.attached else 'NOT attached to'} {identity}; "
-        f"ledger lock held by {held}",
-    )
-    answer = view.answer
-    world.say(GATE, f"{caller.name} -> {answer.status} {answer.code or ''}: {answer.message}")
+    say_locked(world, caller, identity, view, list(view.holders))
 
 
 def tell(world: World, report: NotebookReport, log_group: str) -> None:
