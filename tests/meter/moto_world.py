@@ -4,12 +4,14 @@ the records its tests deliver: direct calls of a role's sessions."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
+from moto.core.botocore_stubber import BotocoreStubber
 
 from bedrock_guard import usage_meter
 from bedrock_guard.core import keys
@@ -36,8 +38,27 @@ class World(MotoAccount):
     meter: Meter
 
 
+def one_request_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process moto answers one request at a time, as AWS answers each atomically.
+
+    The meter calls DynamoDB from several threads, and moto's TransactWriteItems is not atomic
+    under threads: it copies the whole table first and puts the copy back when a condition
+    cancels it, dropping what other threads wrote meanwhile. DynamoDB cancels a transaction
+    without touching any other item (the local stack's rules proxy does too).
+    """
+    process: Callable[..., Any] = BotocoreStubber.process_request
+    lock = threading.Lock()
+
+    def serialized(self: BotocoreStubber, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return process(self, *args, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", serialized)
+
+
 def meter_world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """The account, table, roles and deny policy; the meter set as the handler's (inside moto)."""
+    one_request_at_a_time(monkeypatch)
     iam = boto3.client("iam", region_name="us-east-1")
     ddb = boto3.client("dynamodb", region_name="us-east-1")
     create_guard_table(ddb, TABLE)
