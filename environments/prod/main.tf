@@ -162,6 +162,7 @@ module "usage_meter" {
   protected_principals    = module.alarm_enforcer.protected_principals
   allowed_principal_paths = module.alarm_enforcer.allowed_principal_paths
   dry_run                 = module.alarm_enforcer.dry_run
+  health_alarm_actions    = module.alarm_enforcer.health_alarm_actions
 
   log_retention_days   = var.log_retention_days
   permissions_boundary = var.permissions_boundary

@@ -113,6 +113,11 @@ output "lock_incomplete_alarm_arn" {
   value       = aws_cloudwatch_metric_alarm.lock_incomplete.arn
 }
 
+output "health_alarm_actions" {
+  description = "health_alarm_actions as given: pass it to the usage meter, whose LockIncomplete alarm needs the same people."
+  value       = var.health_alarm_actions
+}
+
 output "protected_principals" {
   description = "protected_principals as given: pass it to the usage meter, which locks through the same path."
   value       = var.protected_principals

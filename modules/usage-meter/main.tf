@@ -1,7 +1,8 @@
 # Bedrock model invocation log -> subscription filter -> Lambda: every call counted against the
 # caller's budget, whatever path it took, and a caller over a limit locked out.
 # Resources are split by concern: lambda.tf (function, log group, dead-letter queue), iam.tf,
-# subscription.tf (the invocation log feeds the function), schedule.tf (daily window release).
+# subscription.tf (the invocation log feeds the function), schedule.tf (daily window release),
+# alarms.tf (LockIncomplete of the meter's own locks).
 # The module creates no table and no deny policy: it uses the token gate's table and the alarm
 # enforcer's deny policy, so a lock the meter takes is the same lock the enforcer takes.
 

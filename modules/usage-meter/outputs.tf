@@ -62,3 +62,8 @@ output "invocation_log_group_name" {
   description = "The model invocation log group the meter is subscribed to (for the token gate's dashboard.invocation_log_group_name)."
   value       = aws_cloudwatch_log_subscription_filter.this.log_group_name
 }
+
+output "lock_incomplete_alarm_arn" {
+  description = "ARN of the alarm on the meter's LockIncomplete: a window lock IAM did not take (deny policy missing, or policy quota full)."
+  value       = aws_cloudwatch_metric_alarm.lock_incomplete.arn
+}

@@ -243,9 +243,9 @@ variable "memory_size" {
 }
 
 variable "timeout" {
-  description = "Function timeout in seconds. One invocation meters one subscription batch and may lock callers; keep it well under a minute so that a lock follows the record within a minute."
+  description = "Function timeout in seconds. One invocation meters one subscription delivery, which may carry thousands of records, and locks a caller at the record that crosses its limit (not at the end of the delivery); a delivery that times out is retried whole and counts nothing twice."
   type        = number
-  default     = 60
+  default     = 300
 
   validation {
     condition     = var.timeout >= 3 && var.timeout <= 900 && floor(var.timeout) == var.timeout
@@ -338,6 +338,17 @@ variable "service_name" {
   validation {
     condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.service_name))
     error_message = "service_name must be 1-128 letters, digits, underscores, dots or hyphens."
+  }
+}
+
+variable "health_alarm_actions" {
+  description = "SNS topic ARNs notified when the LockIncomplete alarm changes state (the enforcer's health_alarm_actions output: the same people fix both). Never the enforcer's alarm topic. Empty: the alarm is visible in CloudWatch only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.health_alarm_actions : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", arn))])
+    error_message = "Each health_alarm_actions entry must be an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:ops."
   }
 }
 

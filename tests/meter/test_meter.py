@@ -6,105 +6,28 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
-import boto3
 import pytest
 
 from bedrock_guard import usage_meter
 from bedrock_guard.core import keys
-from bedrock_guard.enforcer.lock_service import Home, build_service
 from bedrock_guard.enforcer.window_locks import release_ended_windows
 from bedrock_guard.local.lambda_events import LocalLambdaContext
-from bedrock_guard.local.tables import create_guard_table
 from bedrock_guard.meter import metrics as meter_metrics
-from bedrock_guard.meter.config import load_config
-from bedrock_guard.meter.service import Meter
-from bedrock_guard.meter.store import MeterStore
-from tests.enforcer.moto_account import LAMBDA_TRUST_POLICY, MotoAccount
 from tests.meter.events import record, subscription_event
-
-TABLE = "bedrock-guard-meter"
-ACCOUNT = "123456789012"
-NOTEBOOK = f"arn:aws:iam::{ACCOUNT}:role/notebook"
-GATE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/bedrock-cost-guard-dev-gate"
-APP = f"arn:aws:iam::{ACCOUNT}:role/analytics-app"
-HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
-DAILY_TOKENS = 1000
-
-
-@dataclass
-class World(MotoAccount):
-    meter: Meter
-
-
-@pytest.fixture
-def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    iam = boto3.client("iam", region_name="us-east-1")
-    ddb = boto3.client("dynamodb", region_name="us-east-1")
-    create_guard_table(ddb, TABLE)
-    for role in ("notebook", "bedrock-cost-guard-dev-gate", "analytics-app"):
-        iam.create_role(RoleName=role, AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY)
-    policy_arn = iam.create_policy(
-        PolicyName="BedrockGuardDeny",
-        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Deny",'
-        '"Action":"bedrock:InvokeModel","Resource":"*"}]}',
-    )["Policy"]["Arn"]
-    environ = {
-        "USAGE_TABLE_NAME": TABLE,
-        "LEDGER_TABLE_NAME": TABLE,
-        "TIER_LIMITS_JSON": f'{{"basic": {{"daily_tokens": {DAILY_TOKENS}}}}}',
-        "DEFAULT_TIER": "basic",
-        "MODEL_ALIASES_JSON": f'{{"claude-3-haiku": "{HAIKU}"}}',
-        "DENY_POLICY_ARN": policy_arn,
-        "PROTECTED_PRINCIPALS_JSON": "[]",
-        "GATE_ROLE_ARN": GATE_ROLE,
-    }
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    config = load_config(environ)
-    meter = Meter(
-        config=config,
-        store=MeterStore(ddb, TABLE),
-        locks=build_service(config.locking),
-        home=Home("aws", ACCOUNT),
-    )
-    usage_meter.set_meter(meter)
-    yield World(
-        iam, ddb, boto3.client("cloudwatch", region_name="us-east-1"), TABLE, policy_arn, meter
-    )
-    usage_meter.set_meter(None)
-
-
-def direct(
-    request_id: str, tokens: int, *, who: str = "notebook", minute: int = 0
-) -> dict[str, Any]:
-    """A Converse record of a direct caller (its own credentials, no gate)."""
-    body = copy.deepcopy(record("converse"))
-    body.pop("requestMetadata", None)
-    body["requestId"] = request_id
-    body["identity"] = {"arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{who}/session-{minute}"}
-    body["timestamp"] = f"2026-11-23T09:{minute:02d}:00Z"
-    body["input"]["inputTokenCount"] = tokens // 2
-    body["output"]["outputTokenCount"] = tokens - tokens // 2
-    return body
-
-
-def deliver(*records: dict[str, Any]) -> dict[str, Any]:
-    return usage_meter.handler(subscription_event(records), LocalLambdaContext())
-
-
-def day_tokens(world: World, principal: str) -> int:
-    item = world.ddb.get_item(
-        TableName=TABLE,
-        Key=keys.attribute_values(keys.usage_key(principal, "2026-11")),
-        ConsistentRead=True,
-    ).get("Item", {})
-    return int(item.get("d23_tokens", {}).get("N", "0"))
+from tests.meter.moto_world import (
+    ACCOUNT,
+    APP,
+    GATE_ROLE,
+    NOTEBOOK,
+    TABLE,
+    World,
+    day_tokens,
+    deliver,
+    direct,
+)
 
 
 def test_a_runaway_direct_caller_is_counted_and_locked_in_one_invocation(world: World) -> None:

@@ -9,12 +9,18 @@
   month windows, the same counters the gate reserves against. A caller then over a limit is
   locked through the enforcer's lock path, held by the window until it resets.
 * An unknown model is counted in tokens and flagged, never priced as $0.
+
+A delivery's records are metered per principal (the caller a record is charged to), the
+principals' groups side by side (:mod:`bedrock_guard.meter.principal_groups`), each principal's
+records in delivery order; the caller registry is read once per principal and delivery.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -23,12 +29,13 @@ from typing import Any, Final
 from aws_lambda_powertools import Logger
 
 from bedrock_guard.core.accounting import Amount, Charge, Counters, Limits, Window, period_of
-from bedrock_guard.core.invocation_metadata import gate_call_of
+from bedrock_guard.core.invocation_metadata import GateCall, gate_call_of
 from bedrock_guard.core.pricing import TokenUsage, invocation_cost
 from bedrock_guard.core.principals import caller_identity, is_free_to_mint
 from bedrock_guard.enforcer.lock_service import Home, LockService, Outcome
 from bedrock_guard.enforcer.window_locks import lock_for_window, window_holder
 from bedrock_guard.meter.config import MeterConfig
+from bedrock_guard.meter.principal_groups import grouped, run_groups
 from bedrock_guard.meter.records import InvocationRecord
 from bedrock_guard.meter.store import MeterStore, Reconciled
 
@@ -61,6 +68,41 @@ class MeterReport:
     locks_placed: int = 0
     unpriced: int = 0
 
+    @classmethod
+    def merged(cls, reports: Iterable[MeterReport]) -> MeterReport:
+        """One report of several (each principal's group fills its own: nothing is shared
+        between threads); locks in the order of the reports."""
+        total = cls()
+        for report in reports:
+            total.verdicts.update(report.verdicts)
+            total.skipped.update(report.skipped)
+            total.direct_tokens.update(report.direct_tokens)
+            total.direct_usd += report.direct_usd
+            total.locked.extend(report.locked)
+            total.locks_placed += report.locks_placed
+            total.unpriced += report.unpriced
+        return total
+
+
+@dataclass(frozen=True, slots=True)
+class Attributed:
+    """Whom a record is charged to: the caller's canonical ARN, and the gate call the record
+    settles when it is the gate's own."""
+
+    record: InvocationRecord
+    principal: str | None
+    gate_call: GateCall | None = None
+
+    @property
+    def charged_to(self) -> str:
+        """The principal whose items the record changes (the gate call's caller for the gate's
+        own records); records without a usable identity share one key and change nothing."""
+        if self.principal is None:
+            return UNKNOWN_PRINCIPAL
+        if self.gate_call is not None:
+            return self.gate_call.caller or self.principal
+        return self.principal
+
 
 @dataclass
 class Meter:
@@ -71,17 +113,39 @@ class Meter:
     locks: LockService
     home: Home
     clock: Any = time.time
+    # The enforcer's lock path counts its metrics in Powertools' shared metric set, which is not
+    # safe to add to from several threads; locks are rare, so they are taken one at a time.
+    _locking: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     def meter(self, records: list[InvocationRecord]) -> MeterReport:
-        report = MeterReport()
-        for record in records:
-            self._one(record, report)
-        return report
+        """Meter a delivery: each principal's records in order, principals side by side."""
+        groups = grouped((self._attribute(record) for record in records), _charged_to)
+        return MeterReport.merged(run_groups(groups, self._meter_group))
 
-    def _one(self, record: InvocationRecord, report: MeterReport) -> None:
+    def _attribute(self, record: InvocationRecord) -> Attributed:
         # As the gate keys callers: the root and other identities IAM cannot lock keep their own
         # ARN (counted, never locked); only an ARN with no budget form at all is skipped.
         principal = caller_identity(record.identity_arn, None)
+        if principal is None:
+            return Attributed(record, None)
+        gate_call = gate_call_of(record.request_metadata)
+        if gate_call is not None and self._is_gate(principal):
+            return Attributed(record, principal, gate_call)
+        return Attributed(record, principal)
+
+    def _meter_group(self, group: list[Attributed]) -> MeterReport:
+        report = MeterReport()
+        limits: dict[str, Limits | None] = {}  # the registry as of this delivery
+        for attributed in group:
+            self._one(attributed, report, limits)
+        return report
+
+    def _one(
+        self, attributed: Attributed, report: MeterReport, limits: dict[str, Limits | None]
+    ) -> None:
+        record, principal = attributed.record, attributed.principal
         if principal is None:
             report.skipped[UNKNOWN_PRINCIPAL] += 1
             report.verdicts[Verdict.SKIPPED] += 1
@@ -111,13 +175,12 @@ class Meter:
                 extra={"model_id": record.model_id, "request_id": record.request_id},
             )
         charge = Charge(usage.total, usd if usd is not None else Decimal(0))
-        gate_call = gate_call_of(record.request_metadata)
-        if gate_call is not None and self._is_gate(principal):
+        if attributed.gate_call is not None:
             self._reconcile(
-                record, gate_call.caller or principal, gate_call.hold_id, charge, report
+                record, attributed.charged_to, attributed.gate_call.hold_id, charge, report
             )
             return
-        self._direct(record, principal, charge, report)
+        self._direct(record, principal, charge, report, limits)
 
     def _is_gate(self, principal: str) -> bool:
         return self.config.gate_role is None or principal == self.config.gate_role
@@ -146,7 +209,12 @@ class Meter:
             )
 
     def _direct(
-        self, record: InvocationRecord, principal: str, charge: Charge, report: MeterReport
+        self,
+        record: InvocationRecord,
+        principal: str,
+        charge: Charge,
+        report: MeterReport,
+        known_limits: dict[str, Limits | None],
     ) -> None:
         period = period_of(record.timestamp)
         charged = self.store.charge_direct(
@@ -158,7 +226,9 @@ class Meter:
         report.verdicts[Verdict.COUNTED] += 1
         report.direct_tokens[principal] += charge.tokens
         report.direct_usd += charge.usd
-        limits = self._limits(principal)
+        if principal not in known_limits:
+            known_limits[principal] = self._limits(principal)
+        limits = known_limits[principal]
         if limits is None:
             return
         over = over_limit(limits, charged.counters)
@@ -166,13 +236,14 @@ class Meter:
             return
         window, used, limit = over
         holder = window_holder(window, period)
-        result = lock_for_window(
-            self.locks,
-            principal,
-            self.home,
-            holder=holder,
-            reason=f"direct Bedrock use over {window.value}: {used} of {limit}",
-        )
+        with self._locking:
+            result = lock_for_window(
+                self.locks,
+                principal,
+                self.home,
+                holder=holder,
+                reason=f"direct Bedrock use over {window.value}: {used} of {limit}",
+            )
         # The record that took the caller over the limit: where the lock's latency starts.
         report.locked.append({**result.as_dict(), "request_id": record.request_id})
         # A ledger-only lock is placed too: the gate refuses from here on (IAM is retried).
@@ -197,6 +268,10 @@ class Meter:
         if accounting.default_tier is None or is_free_to_mint(principal):
             return None
         return accounting.tiers.get(accounting.default_tier)
+
+
+def _charged_to(attributed: Attributed) -> str:
+    return attributed.charged_to
 
 
 def over_limit(limits: Limits, used: Counters) -> tuple[Window, Amount, Amount] | None:
