@@ -19,6 +19,7 @@ from bedrock_guard.gate import config as gate_config
 from bedrock_guard.local.invoke import function_spec, invoke
 from bedrock_guard.local.lambda_events import api_gateway_event
 from bedrock_guard.local.tf_deploy import local_environ, run_all
+from bedrock_guard.meter import config as meter_config
 from tests.e2e.conftest import Deployed
 from tests.e2e.variables import ACCOUNT, API_KEY_USER, DANA, SUPPORT_BOT, TENANT
 
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.server
 
 GATE_HANDLER: Final = "bedrock_guard.token_gate.handler"
 ENFORCER_HANDLER: Final = "bedrock_guard.alarm_enforcer.handler"
+METER_HANDLER: Final = "bedrock_guard.usage_meter.handler"
 # What Powertools reads from the environment (the handlers' own variables are listed by their
 # configuration modules).
 POWERTOOLS_VARIABLES: Final = frozenset(
@@ -50,6 +52,7 @@ def _functions(env: Deployed) -> dict[str, dict[str, Any]]:
     return {
         "gate": function_spec(client, env.outputs["gate_function_name"]),
         "enforcer": function_spec(client, env.outputs["enforcer_function_name"]),
+        "meter": function_spec(client, env.outputs["usage_meter_function_name"]),
     }
 
 
@@ -82,6 +85,7 @@ def test_functions_run_the_contract_handlers(env: Deployed) -> None:
     functions = _functions(env)
     assert functions["gate"]["handler"] == GATE_HANDLER
     assert functions["enforcer"]["handler"] == ENFORCER_HANDLER
+    assert functions["meter"]["handler"] == METER_HANDLER
     layers = env.client("lambda").get_function(FunctionName=env.outputs["gate_function_name"])
     arns = [layer["Arn"] for layer in layers["Configuration"].get("Layers", [])]
     assert any(":layer:AWSLambdaPowertoolsPythonV3-" in arn for arn in arns)
@@ -103,6 +107,31 @@ def test_function_environments_are_what_the_config_loaders_read(env: Deployed) -
     assert loaded.deny_policy_arn == env.outputs["deny_policy_arn"]
     assert loaded.ledger_table_name == env.outputs["table_name"]
     assert loaded.alarm_topic_arn == env.outputs["enforcer_topic_arn"]
+
+    meter_env = functions["meter"]["environment"]
+    known = set(meter_config.ENVIRONMENT_VARIABLES) | POWERTOOLS_VARIABLES
+    assert not set(meter_env) - known, set(meter_env) - known
+    meter = meter_config.load_config(meter_env)
+    assert meter.accounting.table_name == env.outputs["table_name"]
+    assert meter.locking.deny_policy_arn == env.outputs["deny_policy_arn"]
+    # The meter prices and limits exactly as the gate does.
+    assert meter.accounting.tiers == config.tiers
+    assert meter.accounting.default_tier == config.default_tier
+
+
+def test_the_invocation_log_is_delivered_to_the_meter(env: Deployed) -> None:
+    meter = _functions(env)["meter"]
+    logs = env.client("logs")
+    filters = [
+        f
+        for group in logs.describe_log_groups()["logGroups"]
+        for f in logs.describe_subscription_filters(logGroupName=group["logGroupName"])[
+            "subscriptionFilters"
+        ]
+        if f["destinationArn"] == meter["function_arn"]
+    ]
+    assert len(filters) == 1, filters
+    assert "ModelInvocationLog" in filters[0]["filterPattern"]
 
 
 def test_table_has_the_key_schema_and_ttl_of_the_contract(env: Deployed) -> None:
@@ -189,9 +218,13 @@ def test_every_lockout_alarm_notifies_the_enforcer(env: Deployed) -> None:
     cloudwatch = env.client("cloudwatch")
     prefix = f"bedrock-guard-{env.name}-"
     every = cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
-    # The enforcer's own health alarms (lock drift, locks IAM could not apply) go to operators
-    # (health_alarm_actions, none configured here), never to the enforcer.
-    health = {f"{prefix}enforcer-lock-drift", f"{prefix}enforcer-lock-incomplete"}
+    # The enforcer's and the meter's own health alarms (lock drift, locks IAM could not apply)
+    # go to operators (health_alarm_actions, none configured here), never to the enforcer.
+    health = {
+        f"{prefix}enforcer-lock-drift",
+        f"{prefix}enforcer-lock-incomplete",
+        f"{prefix}meter-lock-incomplete",
+    }
     assert {a["AlarmName"] for a in every} >= health
     assert all(a["AlarmActions"] == [] for a in every if a["AlarmName"] in health)
     alarms = [a for a in every if a["AlarmName"] not in health]

@@ -75,6 +75,7 @@ def environment_variables(environment: str) -> dict[str, Any]:
         "budget_action": {"roles": ["support-bot"], "threshold_percent": 100},
         "caller_alarms_enabled": True,
         "invocation_logging_enabled": True,
+        "usage_meter_enabled": True,
         "activate_cost_allocation_tags": True,
         "iam_authorization": True,
         "table_deletion_protection": False,
