@@ -65,8 +65,10 @@ lint: $(BIN)/.installed ## ruff (style, imports, bugbear) and mypy on lambda_src
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# More workers than cores: several tests mostly wait on terraform and servers in other processes.
+PYTEST_WORKERS ?= auto
 pytest: $(BIN)/.installed ## the pytest suite
-	$(BIN)/pytest -q -n auto --durations=15
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --durations=15
 
 checkov: $(CHECKOV_VENV)/.installed ## checkov over every module and environment
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
