@@ -29,6 +29,9 @@ from bedrock_guard.local.dynamodb_rules import LocalDynamoDB, local_dynamodb
 from tests.conftest import FakeLambdaContext
 from tests.enforcer.conftest import ALICE, BASE_ENV, Alarms, World, seed_world
 
+# Starts a moto server and the rules proxy on 127.0.0.1.
+pytestmark = pytest.mark.server
+
 NAME = "bedrock-guard-caller-alice-monthly"
 
 LOCK_STEPS = ["GetItem", "TransactWriteItems", "UpdateItem"]

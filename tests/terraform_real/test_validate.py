@@ -20,6 +20,10 @@ from bedrock_guard.local.tf_harness import (
     validate_folder,
 )
 
+# Left out of make check (real init and validate of every folder, about a minute); make test
+# runs it.
+pytestmark = pytest.mark.slow
+
 REPO: Final = Path(__file__).resolve().parents[2]
 
 # Appended to one file of a folder of the copy: an error of each kind a user could make.
