@@ -101,19 +101,31 @@ def meter_locking_at(limit: int) -> Callable[[Delivery], dict[str, Any]]:
     return meter
 
 
-def test_the_caller_stops_after_the_call_that_passes_its_limit_and_the_crossing_is_timed() -> None:
+def run(
+    *,
+    limit_tokens: int,
+    used_before: int = 0,
+    meter: Callable[[Delivery], dict[str, Any]] | None = None,
+    converse: Callable[[int], int] | None = None,
+    timeout_s: float = 5,
+) -> Any:
+    """The runaway caller against a fake log and subscription: 10 tokens a call."""
     log = FakeLog()
-    outcome = run_past_limit(
-        converse=lambda _: (log.add(), 10)[1],
+    return run_past_limit(
+        converse=converse or (lambda _: (log.add(), 10)[1]),
         principal=PRINCIPAL,
-        limit_tokens=45,
-        used_before=0,
+        limit_tokens=limit_tokens,
+        used_before=used_before,
         played=FakePlayed(log),  # type: ignore[arg-type]
-        meter=meter_locking_at(45),
+        meter=meter or (lambda delivery: {"locked": []}),
         log=log,
         interval_s=0.001,
-        timeout_s=5,
+        timeout_s=timeout_s,
     )
+
+
+def test_the_caller_stops_after_the_call_that_passes_its_limit_and_the_crossing_is_timed() -> None:
+    outcome = run(limit_tokens=45, meter=meter_locking_at(45))
     assert (outcome.calls, outcome.tokens) == (5, 50)
     assert outcome.crossing is not None and outcome.crossing.request_id == "r-5"
     assert outcome.crossing.put_at == 1.0 and outcome.crossing.read_at == 2.0
@@ -123,56 +135,22 @@ def test_the_caller_stops_after_the_call_that_passes_its_limit_and_the_crossing_
 
 
 def test_usage_from_before_counts_towards_the_limit() -> None:
-    log = FakeLog()
-    outcome = run_past_limit(
-        converse=lambda _: (log.add(), 10)[1],
-        principal=PRINCIPAL,
-        limit_tokens=45,
-        used_before=30,
-        played=FakePlayed(log),  # type: ignore[arg-type]
-        meter=meter_locking_at(15),
-        log=log,
-        interval_s=0.001,
-        timeout_s=5,
-    )
+    outcome = run(limit_tokens=45, used_before=30, meter=meter_locking_at(15))
     assert outcome.calls == 2
 
 
 def test_no_lock_is_a_timeout_not_a_silent_success() -> None:
-    log = FakeLog()
-    outcome = run_past_limit(
-        converse=lambda _: (log.add(), 10)[1],
-        principal=PRINCIPAL,
-        limit_tokens=25,
-        used_before=0,
-        played=FakePlayed(log),  # type: ignore[arg-type]
-        meter=lambda delivery: {"locked": []},
-        log=log,
-        interval_s=0.001,
-        timeout_s=0.2,
-    )
+    outcome = run(limit_tokens=25, timeout_s=0.2)
     assert outcome.timed_out and outcome.crossing is None
     assert outcome.calls == 3  # the caller still stopped once past its limit
 
 
 def test_the_callers_error_is_raised_here() -> None:
-    log = FakeLog()
-
     def failing(index: int) -> int:
         raise RuntimeError("Bedrock said no")
 
     with pytest.raises(RuntimeError, match="Bedrock said no"):
-        run_past_limit(
-            converse=failing,
-            principal=PRINCIPAL,
-            limit_tokens=25,
-            used_before=0,
-            played=FakePlayed(log),  # type: ignore[arg-type]
-            meter=lambda delivery: {"locked": []},
-            log=log,
-            interval_s=0.001,
-            timeout_s=5,
-        )
+        run(limit_tokens=25, converse=failing)
 
 
 def test_start_delays_spread_over_one_interval_and_repeat() -> None:
