@@ -55,7 +55,7 @@ METER_SERVICE = "${local.dashboard_meter_service}"
 INVOCATION_LOG_GROUP = "${local.dashboard_invocation_log_group}"
 SERVICE = "service"
 USAGE_METRICS = ("InputTokens", "OutputTokens", "CostUsd")
-# What issue 4 asks the dashboard to break usage down by.
+# What the dashboard breaks usage down by (the registry's labels).
 BREAKDOWNS = ("Model", "CostCenter", "Application")
 
 Published = dict[str, set[frozenset[str]]]
