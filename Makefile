@@ -66,8 +66,8 @@ lint: $(BIN)/.installed ## ruff (style, imports, bugbear) and mypy on lambda_src
 	$(BIN)/mypy
 
 # One worker more than cores: several tests mostly wait on terraform and servers in other
-# processes (on 2 cores, beside the Terraform cycle, pytest took 6 min 33 s with 3 workers and
-# 7 min 8 s with 2).
+# processes (one pair of fresh-clone runs on 2 cores, beside the Terraform cycle: pytest took
+# 6 min 33 s with 3 workers, 7 min 8 s with 2; the machine's noise is of the same order).
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 pytest: $(BIN)/.installed ## the pytest suite
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --durations=15
