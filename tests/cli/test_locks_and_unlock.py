@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 
 from bedrock_guard.core import keys
+from bedrock_guard.enforcer.lock_service import Home
+from bedrock_guard.enforcer.window_locks import lock_for_window
 from tests.cli.conftest import (
+    ACCOUNT,
     ALARM_ARN,
     ALARM_NAME,
     ALICE,
@@ -56,6 +59,23 @@ def test_locks_lists_alarm_and_operator_holders(world: World, cli: Any) -> None:
         "runaway batch job",
     )
     assert operator["since"] == locks[APP_ROLE]["since"] is not None
+
+
+def test_locks_lists_a_usage_meter_window_lock_as_a_window(world: World, cli: Any) -> None:
+    holder = "window:daily_tokens:2026-11-23"
+    lock_for_window(
+        world.service(), CAROL, Home("aws", ACCOUNT), holder=holder, reason="direct use over"
+    )
+
+    document = cli(*BASE, "locks", "--json").json()
+    (window,) = {lock["principal"]: lock for lock in document["locks"]}[CAROL]["holders"]
+    assert (window["holder"], window["kind"], window["reason"]) == (
+        holder,
+        "window",
+        "direct use over",
+    )
+    assert window["since"] is not None and window["requested_by"] is not None
+    assert f"usage meter {holder}" in cli(*BASE, "locks", "--wide").out
 
 
 def test_locks_human_output(world: World, cli: Any) -> None:

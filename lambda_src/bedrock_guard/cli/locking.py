@@ -67,10 +67,11 @@ def build_service(ctx: Context, policy_arn: str | None) -> LockService:
 
 @dataclass(frozen=True, slots=True)
 class Holder:
-    """One thing holding a lock: an alarm or an operator, since when and why."""
+    """One thing holding a lock: an alarm, an operator or a budget window (the usage meter),
+    since when and why."""
 
     holder: str
-    kind: str  # "alarm" | "operator"
+    kind: str  # keys.holder_kind: "alarm" | "operator" | "window"
     name: str | None = None
     since: str | None = None
     reason: str | None = None
@@ -88,14 +89,16 @@ class Holder:
 
 
 def describe_holder(client: Any, table: str, principal: str, holder: str) -> Holder:
-    """Details of one holder: the alarm's record, or the operator's latest lock event."""
-    if holder == keys.OPERATOR_LOCK:
-        event = _latest_operator_lock(client, table, principal)
+    """Details of one holder: the alarm's record, or the latest event that placed the
+    operator's or the window's lock."""
+    kind = keys.holder_kind(holder)
+    if kind != "alarm":
+        event = _latest_lock_event(client, table, principal, holder)
         if event is None:
-            return Holder(holder, "operator")
+            return Holder(holder, kind)
         return Holder(
             holder,
-            "operator",
+            kind,
             since=_text(event, "recorded_at"),
             reason=_text(event, "operator_reason"),
             requested_by=_text(event, "requested_by"),
@@ -111,18 +114,28 @@ def describe_holder(client: Any, table: str, principal: str, holder: str) -> Hol
     )
 
 
-def _latest_operator_lock(client: Any, table: str, principal: str) -> dict[str, Any] | None:
+def _latest_lock_event(
+    client: Any, table: str, principal: str, holder: str
+) -> dict[str, Any] | None:
+    names = {"#pk": keys.PK, "#sk": keys.SK, "#action": "action"}
+    values = {
+        ":pk": {"S": keys.lock_partition(principal)},
+        ":event": {"S": EVENT_PREFIX},
+        ":lock": {"S": EventAction.OPERATOR_LOCK},
+    }
+    condition = "#action = :lock"
+    if keys.holder_kind(holder) == "window":
+        # Each window's lock is its own holder, named in its event; dry runs locked nothing.
+        names |= {"#holder": "holder", "#dry": "dry_run"}
+        values |= {":lock": {"S": EventAction.WINDOW_LOCK}, ":holder": {"S": holder}}
+        condition += " AND #holder = :holder AND attribute_not_exists(#dry)"
     paginator = client.get_paginator("query")
     pages = paginator.paginate(
         TableName=table,
         KeyConditionExpression="#pk = :pk AND begins_with(#sk, :event)",
-        FilterExpression="#action = :lock",
-        ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK, "#action": "action"},
-        ExpressionAttributeValues={
-            ":pk": {"S": keys.lock_partition(principal)},
-            ":event": {"S": EVENT_PREFIX},
-            ":lock": {"S": EventAction.OPERATOR_LOCK},
-        },
+        FilterExpression=condition,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
         ScanIndexForward=False,  # newest first: the first match is the lock in force
         ConsistentRead=True,
     )

@@ -87,6 +87,8 @@ def render(out: Output, document: dict[str, Any]) -> None:
         for index, holder in enumerate(lock["holders"]):
             if holder["kind"] == "operator":
                 who = f"operator {short_principal(holder['requested_by'] or '', account)}".strip()
+            elif holder["kind"] == "window":
+                who = f"usage meter {holder['holder']}"
             else:
                 who = f"alarm {holder['name'] or holder['holder']}"
             rows.append(

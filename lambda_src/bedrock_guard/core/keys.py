@@ -43,6 +43,14 @@ OPERATOR_LOCK: Final = "operator"
 # Holders of a lock the usage meter placed: ``window:<window>:<period>`` (direct use over it).
 WINDOW_LOCK_PREFIX: Final = "window:"
 
+
+def holder_kind(holder: str) -> str:
+    """What holds a lock: ``"operator"``, ``"window"`` (the usage meter) or ``"alarm"``."""
+    if holder == OPERATOR_LOCK:
+        return "operator"
+    return "window" if holder.startswith(WINDOW_LOCK_PREFIX) else "alarm"
+
+
 # Registry attribute names: Terraform (modules/token-gate) writes exactly these.
 PROFILE_ATTRIBUTES: Final = ("tier", "tenant", "cost_center", "application", "environment")
 

@@ -571,16 +571,15 @@ def _log_tags(request: GateRequest, profile: Profile) -> None:
 
 def locked_message(holders: Iterable[str]) -> str:
     """Why the caller is locked, by kind of holder only: alarm names and ARNs stay private."""
-    holders = set(holders)
-    window = {h for h in holders if h.startswith(keys.WINDOW_LOCK_PREFIX)}
+    kinds = {keys.holder_kind(holder) for holder in holders}
     reasons = [
         reason
-        for reason, present in (
-            ("a budget alarm fired", bool(holders - window - {keys.OPERATOR_LOCK})),
-            ("its direct Bedrock use went over a budget", bool(window)),
-            ("an operator locked it", keys.OPERATOR_LOCK in holders),
+        for kind, reason in (
+            ("alarm", "a budget alarm fired"),
+            ("window", "its direct Bedrock use went over a budget"),
+            ("operator", "an operator locked it"),
         )
-        if present
+        if kind in kinds
     ]
     return (
         f"this caller is locked out of Bedrock ({'; '.join(reasons) or 'a lock is recorded'}); "
